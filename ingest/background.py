@@ -1,0 +1,85 @@
+"""Work done after the booth has its answer: the upload's digests and the result's thumbnail.
+
+Each runs as a task of the server's event loop; a crash loses only a thumbnail or a digest,
+never the guest's photo or the job's final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import BinaryIO
+
+from asgiref.sync import sync_to_async
+
+from ingest.services import job_record_digests
+from ingest.upload import BoothUpload, upload_digests
+from media.models import StoredMedia
+from media.services import thumbnail_render, thumbnail_store
+from photochanger.executors import run_image_work
+
+logger = logging.getLogger(__name__)
+
+_tasks: set[asyncio.Task] = set()
+
+
+def upload_keep_open(*, upload: BoothUpload, upload_sha256: str) -> BinaryIO | None:
+    """A handle on the upload for its digests, unless they are known already.
+
+    Taken before the result is stored: the upload's temporary file is then moved into place
+    (a passthrough) or deleted once the answer is sent, and an open handle keeps it readable.
+    """
+    if upload_sha256:
+        return None
+    return open(upload.photo.temporary_file_path(), "rb")
+
+
+def run_after_answer(
+    *,
+    job_id: uuid.UUID,
+    result: StoredMedia,
+    upload: BoothUpload,
+    upload_file: BinaryIO | None,
+    upload_sha256: str,
+) -> None:
+    task = asyncio.get_running_loop().create_task(
+        _after_answer(
+            job_id=job_id,
+            result=result,
+            upload_file=upload_file,
+            booth_hash=upload.hash,
+            upload_sha256=upload_sha256,
+        )
+    )
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def _after_answer(
+    *,
+    job_id: uuid.UUID,
+    result: StoredMedia,
+    upload_file: BinaryIO | None,
+    booth_hash: str,
+    upload_sha256: str,
+) -> None:
+    try:
+        if upload_file is None:
+            # Strict mode checked the hash before answering: it matched.
+            sha256, matches = upload_sha256, True
+        else:
+            with upload_file:
+                digests = await run_image_work(upload_digests, upload_file, booth_hash=booth_hash)
+            sha256, matches = digests.sha256, digests.booth_hash_matches
+        await sync_to_async(job_record_digests)(job_id=job_id, sha256=sha256, hash_matches=matches)
+        thumbnail = await run_image_work(thumbnail_render, result=result)
+        await sync_to_async(thumbnail_store)(result=result, data=thumbnail)
+    except Exception:
+        logger.exception("after-answer work failed for job %s", job_id)
+
+
+async def after_answer_drain() -> None:
+    """Wait for every pending after-answer task (server shutdown)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks), return_exceptions=True)

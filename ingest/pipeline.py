@@ -1,0 +1,343 @@
+"""The ingest hot path: from the booth's request to the processed image, within the deadline.
+
+Checks run in the documented order (password, slot, capacity, size, type); each refusal after the
+slot check closes the request's job row. The provider runs under ``T_sync_response``; past it the
+booth gets 504 at once and the provider call is cancelled. Work the answer does not need (the
+thumbnail, the upload's digests) runs after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from ingest.background import run_after_answer, upload_keep_open
+from ingest.capacity import RETRY_AFTER_SECONDS, capacity
+from ingest.models import JobSource
+from ingest.services import job_fail, job_start, job_succeed
+from ingest.upload import BoothUpload, booth_upload_read, upload_digests
+from media.images import PhotoInfo, photo_inspect
+from media.models import StoredMedia
+from media.selectors import media_chunks, template_image_bytes
+from photochanger.errors import (
+    ClientDisconnected,
+    InternalError,
+    InvalidPassword,
+    InvalidRequest,
+    PayloadTooLarge,
+    PhotoChangerError,
+    ProviderFailed,
+    ProviderTimeout,
+    RateLimited,
+    SlotDisabled,
+    SlotNotFound,
+    UnsupportedMediaType,
+)
+from providers.base import (
+    Deadline,
+    ProviderError,
+    ProviderInputError,
+    ProviderRequest,
+    ProviderResult,
+    TemplateImageInput,
+)
+from providers.registry import provider_for
+from slots.models import GlobalSettings, OnFailure, Slot
+from slots.selectors import provider_api_key, slot_get
+from slots.services import ingest_password_check, settings_get
+
+logger = logging.getLogger(__name__)
+
+_FALLBACK_ERRORS = (ProviderFailed, ProviderTimeout, InternalError)
+
+
+@dataclass(frozen=True)
+class FormRead:
+    upload: BoothUpload | None
+    error: PhotoChangerError | None
+
+
+@dataclass(frozen=True)
+class Admission:
+    job_id: uuid.UUID
+    slot: Slot
+    settings: GlobalSettings
+    upload: BoothUpload
+    photo: PhotoInfo
+    started: float  # time.monotonic() when the request reached the application
+    deadline: Deadline
+    upload_sha256: str = ""
+
+
+async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
+    """Answer the booth: the processed image (200) or a PhotoChangerError."""
+    started = time.monotonic()
+    # Reading the form is file I/O; it runs beside the database thread, not in it.
+    form = await sync_to_async(_form_read, thread_sensitive=False)(request)
+    admission = await sync_to_async(ingest_admit)(
+        request=request, slot_id=slot_id, form=form, started=started
+    )
+    try:
+        return await _process(admission, request)
+    finally:
+        capacity.release(job_id=admission.job_id)
+
+
+def _form_read(request: HttpRequest) -> FormRead:
+    try:
+        return FormRead(upload=booth_upload_read(request), error=None)
+    except PhotoChangerError as error:
+        return FormRead(upload=None, error=error)
+
+
+def ingest_admit(
+    *, request: HttpRequest, slot_id: str, form: FormRead, started: float
+) -> Admission:
+    """Run the checks up to the provider call; record the job once password and slot pass."""
+    password = request.GET.get("password")
+    if password is None:
+        if form.error is not None:
+            raise form.error  # without a readable form there is no password to check
+        password = form.upload.password
+    if not password:
+        raise InvalidRequest("the password is missing")
+    settings = settings_get()
+    if not ingest_password_check(stored_hash=settings.ingest_password_hash, candidate=password):
+        raise InvalidPassword("wrong password")
+    slot = slot_get(slot_id=slot_id)
+    if slot is None:
+        raise SlotNotFound(f"there is no slot {slot_id!r}")
+    if not slot.is_active:
+        raise SlotDisabled(f"{slot.id} is switched off")
+
+    upload = form.upload
+    job = job_start(
+        slot=slot,
+        settings=settings,
+        source=JobSource.INGEST,
+        upload_filename=(upload.photo.name or "") if upload and upload.photo else "",
+        upload_size=upload.photo.size if upload and upload.photo else None,
+        upload_hash=upload.hash if upload else "",
+        metadata=upload.metadata if upload else {},
+    )
+    try:
+        if form.error is not None:
+            raise form.error
+        if not capacity.acquire(
+            job_id=job.id,
+            slot_id=slot.id,
+            limit=settings.max_concurrent_jobs,
+            slot_limit=slot.max_concurrent_jobs,
+        ):
+            raise RateLimited(
+                "too many photos are being processed; try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        try:
+            photo, sha256 = _photo_check(upload=upload, slot=slot, settings=settings)
+        except BaseException:
+            capacity.release(job_id=job.id)
+            raise
+    except PhotoChangerError as error:
+        error.job_id = job.id
+        job_fail(
+            job_id=job.id,
+            error=error,
+            http_status=error.http_status,
+            duration_ms=_elapsed_ms(started),
+        )
+        raise
+    return Admission(
+        job_id=job.id,
+        slot=slot,
+        settings=settings,
+        upload=upload,
+        photo=photo,
+        started=started,
+        deadline=Deadline(started + settings.sync_response_seconds),
+        upload_sha256=sha256,
+    )
+
+
+def _photo_check(
+    *, upload: BoothUpload, slot: Slot, settings: GlobalSettings
+) -> tuple[PhotoInfo, str]:
+    photo = upload.photo
+    if photo is None:
+        raise InvalidRequest("the photo is missing (send it as fileToUpload)")
+    if photo.size == 0:
+        raise InvalidRequest("the photo is empty")
+    if photo.size > slot.size_limit_bytes:
+        raise PayloadTooLarge(
+            f"the photo is {photo.size / 1048576:.1f} MB; "
+            f"this slot takes up to {slot.size_limit_mb} MB"
+        )
+    info = photo_inspect(Path(photo.temporary_file_path()))
+    sha256 = ""
+    if settings.strict_upload_hash and upload.hash:
+        digests = upload_digests(photo.file, booth_hash=upload.hash)
+        if not digests.booth_hash_matches:
+            raise InvalidRequest("the hash does not match the photo")
+        sha256 = digests.sha256
+    return info, sha256
+
+
+async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
+    provider_started = time.monotonic()
+    try:
+        result = await _provider_call(admission)
+    except PhotoChangerError as error:
+        return await _answer_failure(admission, error, provider_started)
+    except asyncio.CancelledError:
+        # The booth hung up (its own timeout): nobody will see an answer.
+        await sync_to_async(job_fail)(
+            job_id=admission.job_id,
+            error=ClientDisconnected("the booth hung up before the answer"),
+            http_status=None,
+            duration_ms=_elapsed_ms(admission.started),
+        )
+        raise
+    upload_file = upload_keep_open(upload=admission.upload, upload_sha256=admission.upload_sha256)
+    try:
+        media = await sync_to_async(job_succeed)(
+            job_id=admission.job_id,
+            result=admission.upload.photo if result.photo_unchanged else result.data,
+            image_format=result.format,
+            ttl_hours=admission.settings.result_ttl_hours,
+            duration_ms=_elapsed_ms(admission.started),
+            provider_ms=_elapsed_ms(provider_started),
+            upload_content_type=admission.photo.content_type,
+        )
+    except BaseException:
+        if upload_file is not None:
+            upload_file.close()
+        raise
+    if media is None:
+        if upload_file is not None:
+            upload_file.close()
+        raise InternalError("the job was closed while it ran")
+    run_after_answer(
+        job_id=admission.job_id,
+        result=media,
+        upload=admission.upload,
+        upload_file=upload_file,
+        upload_sha256=admission.upload_sha256,
+    )
+    return _success_response(admission, request, media, result)
+
+
+async def _provider_call(admission: Admission) -> ProviderResult:
+    slot = admission.slot
+    provider = provider_for(slot.provider)
+    if provider is None:
+        raise ProviderFailed(f"the provider {slot.provider!r} is not available")
+    provider_request = ProviderRequest(
+        job_id=str(admission.job_id),
+        photo_path=Path(admission.upload.photo.temporary_file_path()),
+        photo_format=admission.photo.format,
+        photo_orientation=admission.photo.orientation,
+        operation=slot.operation,
+        settings=slot.settings,
+        template_images=await _template_inputs(slot),
+        api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
+        deadline=admission.deadline,
+    )
+    try:
+        async with asyncio.timeout(admission.deadline.remaining()) as timeout:
+            return await provider.process(provider_request)
+    except TimeoutError:
+        if timeout.expired():
+            raise ProviderTimeout(
+                f"no answer within {admission.settings.sync_response_seconds} s"
+            ) from None
+        raise ProviderFailed("the provider timed out") from None
+    except ProviderInputError as error:
+        raise UnsupportedMediaType(str(error)) from None
+    except ProviderError as error:
+        raise ProviderFailed(str(error)) from None
+    except Exception:
+        logger.exception("provider %s failed on job %s", slot.provider, admission.job_id)
+        raise InternalError("the provider driver failed") from None
+
+
+async def _template_inputs(slot: Slot) -> list[TemplateImageInput]:
+    templates = list(slot.template_images.all())  # prefetched with the slot
+    if not templates:
+        return []
+    contents = await sync_to_async(
+        lambda: [template_image_bytes(image) for image in templates], thread_sensitive=False
+    )()
+    return [
+        TemplateImageInput(role=image.role, content_type=image.content_type, data=data)
+        for image, data in zip(templates, contents, strict=True)
+    ]
+
+
+async def _answer_failure(
+    admission: Admission, error: PhotoChangerError, provider_started: float
+) -> HttpResponse:
+    error.job_id = admission.job_id
+    fallback = admission.slot.on_failure == OnFailure.ORIGINAL and isinstance(
+        error, _FALLBACK_ERRORS
+    )
+    await sync_to_async(job_fail)(
+        job_id=admission.job_id,
+        error=error,
+        http_status=200 if fallback else error.http_status,
+        fallback_original=fallback,
+        duration_ms=_elapsed_ms(admission.started),
+        provider_ms=_elapsed_ms(provider_started),
+        upload_content_type=admission.photo.content_type,
+    )
+    if not fallback:
+        raise error
+    photo_path = Path(admission.upload.photo.temporary_file_path())
+    response = StreamingHttpResponse(
+        _file_chunks(photo_path), content_type=admission.photo.content_type
+    )
+    response["Content-Length"] = str(admission.upload.photo.size)
+    response["X-PhotoChanger-Fallback"] = "original"
+    return _with_job_headers(response, admission.job_id)
+
+
+def _success_response(
+    admission: Admission, request: HttpRequest, media: StoredMedia, result: ProviderResult
+) -> HttpResponse:
+    if result.photo_unchanged:
+        response: HttpResponse = StreamingHttpResponse(
+            media_chunks(media), content_type=media.content_type
+        )
+        response["Content-Length"] = str(media.size_bytes)
+    else:
+        response = HttpResponse(result.data, content_type=media.content_type)
+    response["X-Result-Url"] = _result_url(admission, request)
+    return _with_job_headers(response, admission.job_id)
+
+
+def _with_job_headers(response: HttpResponse, job_id: uuid.UUID) -> HttpResponse:
+    response["X-Job-Id"] = str(job_id)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _result_url(admission: Admission, request: HttpRequest) -> str:
+    path = f"/public/results/{admission.job_id}"
+    base = admission.settings.public_base_url.rstrip("/")
+    return f"{base}{path}" if base else request.build_absolute_uri(path)
+
+
+async def _file_chunks(path: Path):
+    with path.open("rb") as file:
+        while chunk := file.read(256 * 1024):
+            yield chunk
+
+
+def _elapsed_ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)

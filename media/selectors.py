@@ -1,0 +1,49 @@
+"""Reads of stored media."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from ingest.models import Job, JobStatus
+from media.models import MediaKind, StoredMedia
+from photochanger.errors import ResultExpired, ResultNotFound
+from slots.models import TemplateImage
+
+CHUNK_BYTES = 256 * 1024
+
+
+def template_image_bytes(image: TemplateImage) -> bytes:
+    with default_storage.open(image.storage_name, "rb") as file:
+        return file.read()
+
+
+def job_result(*, job_id: uuid.UUID) -> StoredMedia | None:
+    return StoredMedia.objects.filter(job_id=job_id, kind=MediaKind.RESULT).first()
+
+
+def public_result(*, job_id: str) -> StoredMedia:
+    """A done job's result while its time lasts; expired means gone even before cron runs."""
+    try:
+        job_id = uuid.UUID(job_id)
+    except ValueError:
+        raise ResultNotFound() from None
+    job = Job.objects.filter(pk=job_id, status=JobStatus.DONE).only("result_expires_at").first()
+    if job is None:
+        raise ResultNotFound()
+    if job.result_expires_at is None or job.result_expires_at <= timezone.now():
+        raise ResultExpired()
+    media = job_result(job_id=job_id)
+    if media is None:
+        raise ResultNotFound()
+    return media
+
+
+async def media_chunks(media: StoredMedia) -> AsyncIterator[bytes]:
+    """The file's bytes in chunks, so a 10 MB result is never held whole in memory."""
+    with default_storage.open(media.storage_name, "rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            yield chunk

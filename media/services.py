@@ -1,0 +1,97 @@
+"""Writes of stored media. This app is the only one that touches storage."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import datetime
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageOps
+
+from media.images import CONTENT_TYPES, EXTENSIONS
+from media.models import MediaKind, StoredMedia
+
+THUMBNAIL_PIXELS = 256
+
+
+def result_store(
+    *, job_id: uuid.UUID, content: File | bytes, image_format: str, expires_at: datetime
+) -> StoredMedia:
+    """Save a job's result and its row. ``content`` may be the upload itself (a passthrough);
+    on a local disk that is a rename, not a copy."""
+    return _media_create(
+        kind=MediaKind.RESULT,
+        job_id=job_id,
+        name=f"results/{job_id}.{EXTENSIONS[image_format]}",
+        content=content,
+        content_type=CONTENT_TYPES[image_format],
+        expires_at=expires_at,
+    )
+
+
+def thumbnail_render(*, result: StoredMedia) -> bytes:
+    """A small WebP of a result, for the admin. Pure image work: no database."""
+    with default_storage.open(result.storage_name, "rb") as source, Image.open(source) as image:
+        # draft() lets the JPEG decoder scale down by up to 8x while decoding: far cheaper
+        # than decoding a 24 MP photo whole and resizing it.
+        image.draft("RGB", (THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "WEBP", quality=80)
+    return buffer.getvalue()
+
+
+def thumbnail_store(*, result: StoredMedia, data: bytes) -> StoredMedia:
+    """Keep a result's thumbnail; it expires with the result."""
+    return _media_create(
+        kind=MediaKind.THUMBNAIL,
+        job_id=result.job_id,
+        name=f"thumbnails/{result.job_id}.webp",
+        content=data,
+        content_type="image/webp",
+        expires_at=result.expires_at,
+    )
+
+
+def media_delete(*, media: StoredMedia) -> None:
+    """Remove a file and its row; the row goes only once the file is gone."""
+    default_storage.delete(media.storage_name)
+    media.delete()
+
+
+def _media_create(
+    *,
+    kind: str,
+    job_id: uuid.UUID | None,
+    name: str,
+    content: File | bytes,
+    content_type: str,
+    expires_at: datetime,
+) -> StoredMedia:
+    if isinstance(content, bytes):
+        content = ContentFile(content)
+    size = content.size
+    stored_name = default_storage.save(name, content)
+    try:
+        return StoredMedia.objects.create(
+            kind=kind,
+            job_id=job_id,
+            storage_name=stored_name,
+            content_type=content_type,
+            size_bytes=size,
+            expires_at=expires_at,
+        )
+    except Exception:
+        # No file may stay behind without a row pointing to it.
+        default_storage.delete(stored_name)
+        raise
+
+
+def storage_probe() -> None:
+    """Write and delete a tiny file: raises when the storage cannot be written."""
+    name = default_storage.save(f"health/{uuid.uuid4().hex}", ContentFile(b"ok"))
+    default_storage.delete(name)

@@ -1,0 +1,69 @@
+"""The one NinjaAPI: mounts each app's router and turns errors into the documented JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import ValidationError
+
+from ingest.api import router as ingest_router
+from media.api import router as media_router
+from photochanger.errors import InternalError, PhotoChangerError
+from photochanger.health import router as health_router
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="PhotoChanger",
+    version="1",
+    description="Photo booth ingest, public results and the staff API.",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    docs_decorator=staff_member_required,
+    urls_namespace="api",
+)
+api.add_router("/api/", ingest_router)
+api.add_router("/", media_router)
+api.add_router("/", health_router)
+
+
+def error_response(error: PhotoChangerError) -> JsonResponse:
+    response = JsonResponse(error.as_body(), status=error.http_status)
+    response["Cache-Control"] = "no-store"
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    if error.job_id is not None:
+        response["X-Job-Id"] = str(error.job_id)
+    if error.http_status == 405:
+        response["Allow"] = "POST"
+    return response
+
+
+@api.exception_handler(PhotoChangerError)
+def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> JsonResponse:
+    return error_response(error)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, error: ValidationError) -> JsonResponse:
+    response = JsonResponse(
+        {"status": "error", "failure_reason": "invalid_request", "errors": error.errors},
+        status=422,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, error: Http404) -> JsonResponse:
+    return JsonResponse({"status": "error", "failure_reason": "not_found"}, status=404)
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, error: Exception) -> JsonResponse:
+    error_id = getattr(error, "job_id", None)
+    logger.exception("unexpected error on %s %s (job %s)", request.method, request.path, error_id)
+    return error_response(InternalError("an unexpected error; it has been logged"))

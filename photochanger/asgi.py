@@ -1,0 +1,20 @@
+"""ASGI entry point: HTTP through Django, WebSocket through channels."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photochanger.settings")
+django_http = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402  (after Django is set up)
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # The admin's CSS and JS, served by the app itself so a fresh install needs no proxy.
+        "http": ASGIStaticFilesHandler(django_http),
+    }
+)

@@ -1,0 +1,77 @@
+"""The provider interface: a photo, the slot's settings and template images, and a deadline in;
+an image out, or a ProviderError.
+
+The pipeline runs ``process`` under the job's deadline and cancels it when time is up, so a driver
+never has to answer late; it uses ``deadline`` only to decide whether a retry still fits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """The provider refused, failed or sent no image. ``retryable`` errors may be tried again."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ProviderInputError(ProviderError):
+    """The photo itself cannot be processed (it does not decode): the guest's input is at fault."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: float  # time.monotonic() value
+
+    @classmethod
+    def in_seconds(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+@dataclass(frozen=True)
+class TemplateImageInput:
+    role: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    job_id: str
+    photo_path: Path
+    photo_format: str  # Pillow's name: JPEG, PNG or WEBP
+    photo_orientation: int  # EXIF orientation, 1 when upright
+    operation: str
+    settings: dict
+    template_images: list[TemplateImageInput] = field(default_factory=list)
+    api_key: str = ""
+    deadline: Deadline = field(default_factory=lambda: Deadline.in_seconds(48))
+
+    def templates_with_role(self, role: str) -> list[TemplateImageInput]:
+        return [image for image in self.template_images if image.role == role]
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    """The processed image as bytes, or ``photo_unchanged`` when the photo itself is the result
+    (so the pipeline can keep the uploaded file instead of copying it)."""
+
+    format: str  # Pillow's name: JPEG, PNG or WEBP
+    data: bytes = b""
+    photo_unchanged: bool = False
+
+
+class Provider(Protocol):
+    name: str
+    operations: tuple[str, ...]
+
+    async def process(self, request: ProviderRequest) -> ProviderResult: ...

@@ -1,0 +1,133 @@
+"""Slots (the 15 fixed processing presets), their template images, and the global settings."""
+
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+SLOT_COUNT = 15
+ABSOLUTE_SIZE_LIMIT_MB = 20
+
+
+class Provider(models.TextChoices):
+    GEMINI = "gemini", "Google Gemini"
+    TURBOTEXT = "turbotext", "Turbotext"
+    OPENAI = "openai", "OpenAI"
+    LOCAL = "local", _("Local (offline)")
+
+
+class OnFailure(models.TextChoices):
+    ERROR = "error", _("Answer with a JSON error (the booth prints its original)")
+    ORIGINAL = "original", _("Answer 200 with the guest's original photo")
+
+
+class Slot(models.Model):
+    id = models.CharField(primary_key=True, max_length=16, editable=False)
+    display_name = models.CharField(_("name"), max_length=100)
+    provider = models.CharField(
+        _("provider"), max_length=16, choices=Provider.choices, default=Provider.LOCAL
+    )
+    operation = models.CharField(_("operation"), max_length=40, default="passthrough")
+    is_active = models.BooleanField(_("active"), default=False)
+    size_limit_mb = models.PositiveSmallIntegerField(
+        _("size limit (MB)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(ABSOLUTE_SIZE_LIMIT_MB)],
+    )
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    on_failure = models.CharField(
+        _("on failure"), max_length=16, choices=OnFailure.choices, default=OnFailure.ERROR
+    )
+    max_concurrent_jobs = models.PositiveSmallIntegerField(
+        _("concurrent jobs cap"),
+        null=True,
+        blank=True,
+        help_text=_("Optional cap for this slot, under the global one."),
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("slot")
+        verbose_name_plural = _("slots")
+
+    def __str__(self) -> str:
+        return f"{self.id} · {self.display_name}"
+
+    @property
+    def size_limit_bytes(self) -> int:
+        return self.size_limit_mb * 1024 * 1024
+
+
+class TemplateRole(models.TextChoices):
+    STYLE = "style", _("style")
+    BACKGROUND = "background", _("background")
+    FACE = "face", _("face")
+    OVERLAY = "overlay", _("overlay")
+
+
+class TemplateImage(models.Model):
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="template_images")
+    role = models.CharField(_("role"), max_length=16, choices=TemplateRole.choices)
+    # A storage name, written and deleted only by media.services.
+    storage_name = models.CharField(max_length=255, unique=True)
+    content_type = models.CharField(max_length=32)
+    size_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slot_id", "id"]
+        verbose_name = _("template image")
+        verbose_name_plural = _("template images")
+
+    def __str__(self) -> str:
+        return f"{self.slot_id} {self.role} #{self.pk}"
+
+
+class GlobalSettings(models.Model):
+    """The one row of settings staff change in the admin (pk is always 1)."""
+
+    sync_response_seconds = models.PositiveSmallIntegerField(
+        _("T_sync_response (s)"),
+        default=48,
+        validators=[MinValueValidator(5), MaxValueValidator(120)],
+    )
+    result_ttl_hours = models.PositiveSmallIntegerField(
+        _("result lifetime (h)"),
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+    )
+    max_concurrent_jobs = models.PositiveSmallIntegerField(
+        _("concurrent jobs"), default=30, validators=[MinValueValidator(1)]
+    )
+    public_base_url = models.URLField(_("public base URL"), blank=True)
+    strict_upload_hash = models.BooleanField(
+        _("refuse uploads whose hash mismatches"), default=False
+    )
+    ingest_password_hash = models.CharField(max_length=256, blank=True)
+    ingest_password_set_at = models.DateTimeField(null=True, blank=True)
+    ingest_password_set_by = models.CharField(max_length=150, blank=True)
+    gemini_api_key = models.CharField(max_length=256, blank=True)
+    gemini_api_key_set_at = models.DateTimeField(null=True, blank=True)
+    turbotext_api_key = models.CharField(max_length=256, blank=True)
+    turbotext_api_key_set_at = models.DateTimeField(null=True, blank=True)
+    openai_api_key = models.CharField(max_length=256, blank=True)
+    openai_api_key_set_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("settings")
+        verbose_name_plural = _("settings")
+
+    def __str__(self) -> str:
+        return str(_("Global settings"))

@@ -1,0 +1,90 @@
+"""Writes and rules for slots and the global settings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings as django_settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.utils import timezone
+
+from slots.defaults import default_slots
+from slots.models import GlobalSettings, Slot
+
+ENVIRONMENT = "environment"
+GENERATED = "generated at first start"
+
+# stored password hash -> SHA-256 of the password that last verified against it. The stored
+# hash is deliberately slow (PBKDF2); the booth sends a photo every few seconds, so each
+# process pays that cost once per password and compares a fast digest afterwards. A different
+# stored hash (the password was changed anywhere) misses the cache, so the old one stops at once.
+_verified_digests: dict[str, bytes] = {}
+
+
+def settings_get() -> GlobalSettings:
+    """The one settings row, created with defaults when missing."""
+    row, _ = GlobalSettings.objects.get_or_create(pk=1)
+    return row
+
+
+def ingest_password_set(*, password: str, set_by: str) -> None:
+    """Store a new ingest password, hashed; the old one stops working at once."""
+    stored = make_password(password)
+    GlobalSettings.objects.filter(pk=settings_get().pk).update(
+        ingest_password_hash=stored,
+        ingest_password_set_at=timezone.now(),
+        ingest_password_set_by=set_by,
+    )
+    _remember(stored, password)
+
+
+def ingest_password_check(*, stored_hash: str, candidate: str) -> bool:
+    """True when ``candidate`` is the ingest password whose hash is ``stored_hash``."""
+    if not stored_hash:
+        return False
+    digest = hashlib.sha256(candidate.encode()).digest()
+    known = _verified_digests.get(stored_hash)
+    if known is not None:
+        # A correct password would have matched the remembered one, so no slow hash here.
+        return hmac.compare_digest(known, digest)
+    if check_password(candidate, stored_hash):
+        _remember(stored_hash, candidate)
+        return True
+    return False
+
+
+def _remember(stored_hash: str, password: str) -> None:
+    _verified_digests.clear()
+    _verified_digests[stored_hash] = hashlib.sha256(password.encode()).digest()
+
+
+def ingest_password_ensure() -> str | None:
+    """Make sure an ingest password is set at start-up; return it when it was generated.
+
+    ``INGEST_PASSWORD`` from the environment is applied unless staff have since set another
+    one in the admin. With neither, a random password is generated and returned once, so the
+    operator sees it; it is never shown again.
+    """
+    row = settings_get()
+    from_env = django_settings.INGEST_PASSWORD
+    if from_env:
+        staff_chose_another = row.ingest_password_set_by not in ("", ENVIRONMENT, GENERATED)
+        if not staff_chose_another and not ingest_password_check(
+            stored_hash=row.ingest_password_hash, candidate=from_env
+        ):
+            ingest_password_set(password=from_env, set_by=ENVIRONMENT)
+        return None
+    if row.ingest_password_hash:
+        return None
+    generated = secrets.token_urlsafe(9)
+    ingest_password_set(password=generated, set_by=GENERATED)
+    return generated
+
+
+def slots_ensure_defaults() -> None:
+    """Create any of the 15 slots that is missing, with its fresh-install values."""
+    for values in default_slots():
+        Slot.objects.get_or_create(id=values["id"], defaults=values)
+    settings_get()
