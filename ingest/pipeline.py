@@ -86,6 +86,20 @@ async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
     )
     try:
         return await _process(admission, request)
+    except PhotoChangerError:
+        raise
+    except Exception:
+        # A bug: the booth gets 500, the job closes as internal_error, the log names the job.
+        logger.exception("internal error on job %s", admission.job_id)
+        error = InternalError(f"an unexpected error on job {admission.job_id}; it has been logged")
+        error.job_id = admission.job_id
+        await sync_to_async(job_fail)(
+            job_id=admission.job_id,
+            error=error,
+            http_status=error.http_status,
+            duration_ms=_elapsed_ms(admission.started),
+        )
+        raise error from None
     finally:
         capacity.release(job_id=admission.job_id)
 
@@ -222,7 +236,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
     if media is None:
         if upload_file is not None:
             upload_file.close()
-        raise InternalError("the job was closed while it ran")
+        raise RuntimeError("the job was closed while it ran")
     run_after_answer(
         job_id=admission.job_id,
         result=media,

@@ -1,0 +1,41 @@
+"""The one place that builds HTTP clients for provider calls: timeouts, headers, limits.
+
+Each provider call gets a fresh client, closed when the call ends. An image takes the provider
+seconds to make, so a new connection (and TLS handshake) per call costs little, while a shared
+pool would be tied to one event loop and would keep the socket of a cancelled call open. Closing
+the client is what tells the provider, through the closed connection, that nobody waits anymore.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+
+import certifi
+import httpx
+
+USER_AGENT = "PhotoChanger/0.1"
+# Reaching the provider should be quick; a slow connect means it is down or unreachable.
+CONNECT_TIMEOUT_SECONDS = 5.0
+# A client serves one provider call, which sends its requests one after another.
+_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=0)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds on the event loop; do it once per process.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def provider_client(*, timeout: float) -> httpx.AsyncClient:
+    """An HTTP client for one provider call; ``timeout`` bounds each read, write and pool wait."""
+    timeout = max(timeout, 0.1)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout)),
+        limits=_LIMITS,
+        headers={"User-Agent": USER_AGENT},
+        verify=_ssl_context(),
+        # Proxy variables in the server's environment are not meant for provider traffic.
+        trust_env=False,
+        follow_redirects=False,
+    )

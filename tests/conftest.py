@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import override_settings
+
+from slots.models import GlobalSettings
+from slots.services import slots_ensure_defaults
+from tests.images import jpeg_bytes
+from tests.live import INGEST_PASSWORD, Booth, ServerProcess, wait_until_consistent
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _storage_in_temp_folder(media_root: Path) -> Iterator[None]:
+    with override_settings(
+        MEDIA_ROOT=str(media_root), FILE_UPLOAD_TEMP_DIR=str(media_root / "tmp")
+    ):
+        (media_root / "tmp").mkdir(exist_ok=True)
+        yield
+
+
+@pytest.fixture(scope="session")
+def ingest_password_hash() -> str:
+    # One slow PBKDF2 per session; every test stores this same hash, so the server's
+    # verified-digest cache stays warm across tests.
+    return make_password(INGEST_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def server_process(
+    django_db_setup: None,
+    django_db_blocker: object,
+    media_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServerProcess]:
+    server = ServerProcess.start(
+        media_root=media_root, data_dir=tmp_path_factory.mktemp("server"), extra_env={}
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def configured(transactional_db: None, ingest_password_hash: str, media_root: Path) -> None:
+    """The 15 slots and the settings row, as after a fresh install, with a known password."""
+    slots_ensure_defaults()
+    GlobalSettings.objects.filter(pk=1).update(
+        ingest_password_hash=ingest_password_hash, ingest_password_set_by="tests"
+    )
+    for child in media_root.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+    (media_root / "tmp").mkdir()
+
+
+@pytest.fixture
+def booth(configured: None, server_process: ServerProcess, media_root: Path) -> Iterator[Booth]:
+    """A booth pointed at the live server. After the test: no 500 was logged, every job is
+    final, and every file in storage has its row."""
+    server_process.new_log()
+    client = Booth(server_process.base_url)
+    yield client
+    client.close()
+    wait_until_consistent(media_root)
+    log = server_process.new_log()
+    assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def photo() -> bytes:
+    return jpeg_bytes()

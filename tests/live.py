@@ -1,0 +1,210 @@
+"""Our real server (``manage.py serve``: daphne, tuned) in a subprocess, on the test database.
+
+Tests talk to it over loopback HTTP the way a photo booth does. It shares the test database and
+the media folder with the test process, so tests can read the job rows and files it leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from django.db import connection
+
+from ingest.models import Job, JobStatus
+from media.models import StoredMedia
+
+REPO = Path(__file__).resolve().parent.parent
+INGEST_PASSWORD = "booth-secret-123"
+_READY = re.compile(r"PhotoChanger listening on (http://\S+)")
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created, for the server process."""
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    credentials = settings["USER"] or ""
+    if settings["PASSWORD"]:
+        credentials += f":{settings['PASSWORD']}"
+    host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{settings['NAME']}"
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+    _log_offset: int = 0
+    _lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, *, media_root: Path, data_dir: Path, extra_env: dict[str, str]) -> ServerProcess:
+        log_path = data_dir / "server.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DATA_DIR": str(data_dir),
+            "MEDIA_ROOT": str(media_root),
+            "INGEST_PASSWORD": "",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        log = log_path.open("w")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--skip-migrate",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        base_url = cls._wait_until_listening(process, log)
+        return cls(process=process, base_url=base_url, log_path=log_path)
+
+    @staticmethod
+    def _wait_until_listening(process: subprocess.Popen, log: object) -> str:
+        found: list[str] = []
+
+        def read_stdout() -> None:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                if not found and (match := _READY.search(line)):
+                    found.append(match.group(1).rstrip("/"))
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not found:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start; see its log")
+            time.sleep(0.05)
+        return found[0]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def new_log(self) -> str:
+        """What the server logged since the last call."""
+        text = self.log_path.read_text(errors="replace")
+        new, self._log_offset = text[self._log_offset :], len(text)
+        return new
+
+
+def multipart_body(
+    fields: list[tuple[str, str]],
+    files: list[tuple[str, str, str, bytes]],
+    boundary: str = "------------090306000104030805010400",
+) -> tuple[bytes, str]:
+    """A multipart/form-data body built by hand, so tests control every byte of it."""
+    parts = []
+    for name, value in fields:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    for name, filename, content_type, data in files:
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class Booth:
+    """Sends photos to the live server as a booth would."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=180)
+
+    def post_photo(
+        self,
+        slot_id: str,
+        photo: bytes | None,
+        *,
+        password: str | None = INGEST_PASSWORD,
+        fields: dict[str, str] | None = None,
+        filename: str = "IMG_0003.JPG",
+        content_type: str = "image/jpeg",
+        query: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        form = []
+        if password is not None:
+            form.append(("password", password))
+        form.extend((fields or {}).items())
+        files = [] if photo is None else [("fileToUpload", filename, content_type, photo)]
+        body, body_type = multipart_body(form, files)
+        return self.http.post(
+            f"/api/ingest/{slot_id}",
+            content=body,
+            params=query,
+            headers={"Content-Type": body_type},
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def stored_files(media_root: Path) -> set[str]:
+    """Storage names of every file under the media folder, temporary uploads included."""
+    return {
+        path.relative_to(media_root).as_posix() for path in media_root.rglob("*") if path.is_file()
+    }
+
+
+def consistency_problems(media_root: Path) -> list[str]:
+    """What breaks 'every job ends final, every file has a row, every row has its file'."""
+    problems = []
+    pending = list(Job.objects.filter(status=JobStatus.PENDING).values_list("id", flat=True))
+    if pending:
+        problems.append(f"jobs still pending: {pending}")
+    files = stored_files(media_root)
+    rows = set(StoredMedia.objects.values_list("storage_name", flat=True))
+    if orphans := files - rows:
+        problems.append(f"files without a row: {sorted(orphans)}")
+    if missing := rows - files:
+        problems.append(f"rows without a file: {sorted(missing)}")
+    return problems
+
+
+def wait_until_consistent(media_root: Path, timeout: float = 5.0) -> Iterator[None] | None:
+    """Wait for after-answer work (thumbnails, upload clean-up) to settle, then assert."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = consistency_problems(media_root)
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not problems, problems
+    return None
