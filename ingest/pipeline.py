@@ -88,18 +88,10 @@ async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
         return await _process(admission, request)
     except PhotoChangerError:
         raise
-    except Exception:
-        # A bug: the booth gets 500, the job closes as internal_error, the log names the job.
-        logger.exception("internal error on job %s", admission.job_id)
-        error = InternalError(f"an unexpected error on job {admission.job_id}; it has been logged")
-        error.job_id = admission.job_id
-        await sync_to_async(job_fail)(
-            job_id=admission.job_id,
-            error=error,
-            http_status=error.http_status,
-            duration_ms=_elapsed_ms(admission.started),
-        )
-        raise error from None
+    except Exception as cause:
+        raise await sync_to_async(_internal_error)(
+            job_id=admission.job_id, started=admission.started, cause=cause
+        ) from None
     finally:
         capacity.release(job_id=admission.job_id)
 
@@ -168,6 +160,8 @@ def ingest_admit(
             duration_ms=_elapsed_ms(started),
         )
         raise
+    except Exception as cause:
+        raise _internal_error(job_id=job.id, started=started, cause=cause) from None
     return Admission(
         job_id=job.id,
         slot=slot,
@@ -178,6 +172,15 @@ def ingest_admit(
         deadline=Deadline(started + settings.sync_response_seconds),
         upload_sha256=sha256,
     )
+
+
+def _internal_error(*, job_id: uuid.UUID, started: float, cause: Exception) -> InternalError:
+    """A bug: log it with the job id, close the job as internal_error, answer 500."""
+    logger.error("internal error on job %s", job_id, exc_info=cause)
+    error = InternalError(f"an unexpected error on job {job_id}; it has been logged")
+    error.job_id = job_id
+    job_fail(job_id=job_id, error=error, http_status=500, duration_ms=_elapsed_ms(started))
+    return error
 
 
 def _photo_check(

@@ -58,7 +58,9 @@ def photo_inspect(path: Path) -> PhotoInfo:
             if info.width * info.height > MAX_PIXELS:
                 raise UnsupportedMediaType("the image has too many pixels")
             data_offset = image.tile[0][2] if image.tile else 0
-            if info.format == "PNG":
+        if info.format == "PNG":
+            # verify() must come straight after open; it walks every chunk and its CRC.
+            with Image.open(path, formats=["PNG"]) as image:
                 image.verify()
     except UnidentifiedImageError:
         raise UnsupportedMediaType("the file is not a JPEG, PNG or WebP image") from None

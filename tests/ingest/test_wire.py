@@ -1,0 +1,198 @@
+"""Ingest at the socket level: the real booth's capture replayed, and bodies too large to read."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from PIL import Image
+
+from ingest.models import Job, JobStatus
+from tests.images import jpeg_bytes
+from tests.live import INGEST_PASSWORD, Booth, multipart_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The fields DSLR Remote Pro 3.30.2 sent in a real capture (SPEC §3), password aside.
+DSLR_FIELDS = [
+    ("time", "1758217512"),
+    ("user_id", "Acer"),
+    ("id", "CY04N068111304S2L_00000001."),
+    ("profile", r"C:\Users\Acer\Documents\PhotoboothImages\setup_Serg.xml"),
+    ("status", r"C:\Users\Acer\Documents\PhotoboothImages\screenSerg\preview.jpg"),
+    ("hash", "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"),
+    ("name", "DESKTOP-K968T3F"),
+    ("model", "Windows"),
+    ("version", "3.30.2"),
+]
+
+
+def connect(booth: Booth) -> socket.socket:
+    address = urlsplit(booth.base_url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=10)
+    return sock
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, value in (line.split(":", 1) for line in lines[1:])
+    }
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return status, headers, body
+
+
+def request_head(path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: booth.local"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_dslr_remote_pro_capture_gets_a_processed_jpeg(booth: Booth) -> None:
+    photo = jpeg_bytes((1024, 768))
+    body, content_type = multipart_body(
+        [*DSLR_FIELDS, ("password", INGEST_PASSWORD)],
+        [("fileToUpload", "IMG_0003.JPG", "image/jpeg", photo)],
+        boundary="------------090306000104030805010400",
+    )
+    sock = connect(booth)
+    sock.sendall(
+        request_head(
+            "/api/ingest/slot-002",
+            {
+                "Content-Type": content_type,
+                "Content-Length": str(len(body)),
+                "Expect": "100-continue",
+            },
+        )
+    )
+    # The booth waits for the go-ahead before it sends the photo.
+    interim = sock.recv(1024)
+    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    sock.sendall(body)
+    status, headers, answer = read_response(sock)
+    sock.close()
+
+    assert status == 200
+    assert headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(answer)) as result:
+        assert result.format == "JPEG"
+        assert result.mode == "L"
+    job = Job.objects.get()
+    assert job.status == JobStatus.DONE
+    assert job.upload_filename == "IMG_0003.JPG"
+    assert job.upload_hash == "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"
+    assert job.metadata == {name: value for name, value in DSLR_FIELDS if name != "hash"}
+
+
+@pytest.mark.parametrize("expect_continue", [True, False], ids=["expect-100", "no-expect"])
+def test_huge_body_with_honest_length_is_refused_without_being_read(
+    booth: Booth, expect_continue: bool
+) -> None:
+    headers = {
+        "Content-Type": "multipart/form-data; boundary=x",
+        "Content-Length": str(200 * 1024 * 1024),
+    }
+    if expect_continue:
+        headers["Expect"] = "100-continue"
+    sock = connect(booth)
+    started = time.monotonic()
+    sock.sendall(request_head("/api/ingest/slot-001", headers))
+
+    status, response_headers, body = read_response(sock)
+    elapsed = time.monotonic() - started
+
+    assert status == 413
+    assert json.loads(body) == {
+        "status": "error",
+        "failure_reason": "payload_too_large",
+        "details": "the request body is over the 20 MiB limit",
+    }
+    assert response_headers["connection"] == "close"
+    assert elapsed < 1.0  # answered from the headers alone, not after 200 MB
+    # The server does not read on: what we can still push fits in socket buffers.
+    sent = push_until_refused(sock, limit=200 * 1024 * 1024)
+    assert sent < 32 * 1024 * 1024
+    assert Job.objects.count() == 0
+
+
+def push_until_refused(sock: socket.socket, *, limit: int) -> int:
+    sock.settimeout(3)
+    chunk = b"\0" * (1024 * 1024)
+    sent = 0
+    try:
+        while sent < limit:
+            sent += sock.send(chunk)
+    except OSError:  # timeout (nobody reads) or reset (the server gave up on us)
+        pass
+    finally:
+        sock.close()
+    return sent
+
+
+def test_chunked_body_is_cut_off_once_past_the_cap(booth: Booth) -> None:
+    sock = connect(booth)
+    sock.sendall(
+        request_head(
+            "/api/ingest/slot-001",
+            {"Content-Type": "multipart/form-data; boundary=x", "Transfer-Encoding": "chunked"},
+        )
+    )
+    chunk = b"\0" * (1024 * 1024)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    sock.settimeout(3)
+    try:
+        while sent < 100 * len(framed):
+            sock.sendall(framed)
+            sent += len(framed)
+    except OSError:
+        pass
+    status, _, body = read_response(sock)
+    sock.close()
+
+    assert status == 413
+    assert json.loads(body)["failure_reason"] == "payload_too_large"
+    assert sent < 40 * len(framed)  # cut off near the 20 MiB cap, not after 100 MiB
+    assert Job.objects.count() == 0
+
+
+def test_chunked_upload_under_the_cap_is_processed(booth: Booth, photo: bytes) -> None:
+    body, content_type = multipart_body(
+        [("password", INGEST_PASSWORD)], [("fileToUpload", "a.jpg", "image/jpeg", photo)]
+    )
+    sock = connect(booth)
+    sock.sendall(
+        request_head(
+            "/api/ingest/slot-001",
+            {"Content-Type": content_type, "Transfer-Encoding": "chunked"},
+        )
+    )
+    for start in range(0, len(body), 10_000):
+        piece = body[start : start + 10_000]
+        sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    sock.sendall(b"0\r\n\r\n")
+    status, _, answer = read_response(sock)
+    sock.close()
+
+    assert status == 200
+    assert answer == photo
