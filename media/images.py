@@ -14,6 +14,7 @@ import mmap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -57,7 +58,6 @@ def photo_inspect(path: Path) -> PhotoInfo:
             )
             if info.width * info.height > MAX_PIXELS:
                 raise UnsupportedMediaType("the image has too many pixels")
-            data_offset = image.tile[0][2] if image.tile else 0
         if info.format == "PNG":
             # verify() must come straight after open; it walks every chunk and its CRC.
             with Image.open(path, formats=["PNG"]) as image:
@@ -68,7 +68,7 @@ def photo_inspect(path: Path) -> PhotoInfo:
         raise UnsupportedMediaType("the image has too many pixels") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise UnsupportedMediaType(f"the image is damaged: {error}") from None
-    if info.format == "JPEG" and not _jpeg_is_whole(path, data_offset):
+    if info.format == "JPEG" and not _jpeg_is_whole(path):
         raise UnsupportedMediaType("the JPEG image is truncated")
     if info.format == "WEBP" and not _riff_is_whole(path):
         raise UnsupportedMediaType("the WebP image is truncated")
@@ -98,20 +98,41 @@ def _orientation(image: Image.Image) -> int:
         return 1  # an unreadable EXIF block does not make the photo unusable
 
 
-def _jpeg_is_whole(path: Path, data_offset: int) -> bool:
+def _jpeg_is_whole(path: Path) -> bool:
     # Entropy-coded data cannot contain FF D9, so an EOI after the start of the image data
     # means the file is whole. It is normally in the last bytes; some cameras append data.
     with path.open("rb") as file:
+        scan_start = _jpeg_scan_start(file)
+        if scan_start is None:
+            return False
         size = file.seek(0, io.SEEK_END)
-        tail_start = max(0, size - _TAIL_BYTES)
+        tail_start = max(scan_start, size - _TAIL_BYTES)
         file.seek(tail_start)
-        position = file.read().rfind(_JPEG_EOI)
-        if position >= 0 and tail_start + position >= data_offset:
+        if file.read().rfind(_JPEG_EOI) >= 0:
             return True
-        if size <= data_offset:
+        if tail_start == scan_start:
             return False
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as whole:
-            return whole.find(_JPEG_EOI, data_offset) >= 0
+            return whole.find(_JPEG_EOI, scan_start) >= 0
+
+
+def _jpeg_scan_start(file: BinaryIO) -> int | None:
+    """Where the first scan's data begins: after the SOS segment. The segments before it
+    (EXIF with its own thumbnail, tables) are skipped by their lengths."""
+    file.seek(2)  # after SOI
+    while True:
+        marker = file.read(2)
+        while marker[:1] == b"\xff" and marker[1:2] == b"\xff":  # fill bytes
+            marker = marker[1:] + file.read(1)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        length_bytes = file.read(2)
+        if len(length_bytes) < 2:
+            return None
+        length = int.from_bytes(length_bytes, "big")
+        if marker[1] == 0xDA:  # SOS
+            return file.tell() + length - 2
+        file.seek(length - 2, io.SEEK_CUR)
 
 
 def _riff_is_whole(path: Path) -> bool:
