@@ -1,9 +1,9 @@
 """The one place that builds HTTP clients for provider calls: timeouts, headers, limits.
 
-Each provider call gets a fresh client, closed when the call ends. An image takes the provider
-seconds to make, so a new connection (and TLS handshake) per call costs little, while a shared
-pool would be tied to one event loop and would keep the socket of a cancelled call open. Closing
-the client is what tells the provider, through the closed connection, that nobody waits anymore.
+Each provider call gets a fresh client, closed when the call ends (also when it is cancelled, which
+is how the provider learns that nobody waits anymore). An image takes the provider seconds to make,
+so a new connection and TLS handshake per call cost little; a shared pool would be bound to the
+event loop that created it, and Django may run async code on more than one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import httpx
 USER_AGENT = "PhotoChanger/0.1"
 # Reaching the provider should be quick; a slow connect means it is down or unreachable.
 CONNECT_TIMEOUT_SECONDS = 5.0
-# A client serves one provider call, which sends its requests one after another.
+# A client serves one provider call: a connection or two at a time, none kept for later.
 _LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=0)
 
 

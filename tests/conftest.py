@@ -13,6 +13,8 @@ from slots.services import slots_ensure_defaults
 from tests.images import jpeg_bytes
 from tests.live import INGEST_PASSWORD, Booth, ServerProcess, wait_until_consistent
 
+pytest_plugins = ["tests.fakes.gemini"]
+
 
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:

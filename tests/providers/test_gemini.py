@@ -309,6 +309,17 @@ async def test_cancelled_call_closes_its_connection(fake_gemini: FakeGemini, pho
     assert fake_gemini.disconnects == 1
 
 
+async def test_silent_server_times_out_after_the_deadline(
+    fake_gemini: FakeGemini, photo: Path
+) -> None:
+    fake_gemini.script(hang())
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="did not answer in time"):
+        await generate(fake_gemini, photo, deadline=Deadline.in_seconds(0.3))
+    assert time.monotonic() - started < 2.0
+    assert len(fake_gemini.requests) == 1
+
+
 async def test_slow_answer_within_the_deadline_completes(
     fake_gemini: FakeGemini, photo: Path
 ) -> None:

@@ -1,0 +1,327 @@
+"""Google Gemini: the photo, the slot's template images and its prompt in; one new image out.
+
+One ``generateContent`` call per attempt. A 200 is not always an image: Gemini reports refusals
+(blocked prompt, safety finish reasons, a text-only answer) inside a successful answer, so those are
+read as permanent errors. Only overload and transient server errors, and ``NO_IMAGE``, are tried
+again, and only while the job's deadline leaves room for the wait and another attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from PIL import Image, ImageOps
+
+from media.images import CONTENT_TYPES, image_format
+from photochanger.executors import run_image_work
+from providers.base import (
+    Deadline,
+    ProviderError,
+    ProviderInputError,
+    ProviderRequest,
+    ProviderResult,
+)
+from providers.http import provider_client
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gemini-2.5-flash-image"
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_ATTEMPTS_LIMIT = 10
+# Gemini bills input images by tiles and gains nothing from more pixels than it outputs.
+MAX_PHOTO_SIDE = 2048
+JPEG_QUALITY = 90
+
+_RETRY_STATUSES = frozenset({429, 500, 503, 504})
+_REFUSALS = frozenset(
+    {"SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "IMAGE_OTHER"}
+)
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+# The model goes into the URL path, so it may not carry slashes, dots-only segments or queries.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# After waiting, an attempt needs at least this long to have any chance of producing an image.
+_MIN_ATTEMPT_SECONDS = 1.0
+_FIRST_BACKOFF_SECONDS = 1.0
+_MAX_BACKOFF_SECONDS = 8.0
+_EXCERPT_CHARS = 200
+# httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
+# the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
+_TIMEOUT_GRACE_SECONDS = 0.5
+
+
+class _RetryLater(ProviderError):
+    """A failure worth another attempt; ``delay`` is the wait Gemini asked for, if any."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message, retryable=True)
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class _Options:
+    prompt: str
+    model: str
+    base_url: str
+    aspect_ratio: str
+    image_size: str
+    max_attempts: int
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1beta/models/{self.model}:generateContent"
+
+
+class GeminiProvider:
+    name = "gemini"
+    operations = ("generate",)
+
+    async def process(self, request: ProviderRequest) -> ProviderResult:
+        if request.operation not in self.operations:
+            raise ProviderError(f"the gemini provider has no operation {request.operation!r}")
+        if not request.api_key:
+            raise ProviderError("gemini API key is not configured")
+        options = _options(request.settings)
+        # Decoding, resizing and base64 of a 12 MP photo take far too long for the event loop.
+        body = await run_image_work(_request_body, request, options)
+        attempt = 1
+        while True:
+            try:
+                return await _attempt(
+                    url=options.url, body=body, api_key=request.api_key, deadline=request.deadline
+                )
+            except _RetryLater as failure:
+                wait = failure.delay if failure.delay is not None else _backoff(attempt)
+                last = attempt >= options.max_attempts
+                if last or request.deadline.remaining() < wait + _MIN_ATTEMPT_SECONDS:
+                    after = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise ProviderError(f"{failure}{after}", retryable=True) from None
+                logger.warning(
+                    "gemini attempt %d of %d for job %s failed (%s); retrying in %.1f s",
+                    attempt,
+                    options.max_attempts,
+                    request.job_id,
+                    failure,
+                    wait,
+                )
+            await asyncio.sleep(wait)
+            attempt += 1
+
+
+def _options(settings: dict) -> _Options:
+    prompt = str(settings.get("prompt") or "").strip()
+    if not prompt:
+        raise ProviderError("the slot has no prompt for gemini")
+    # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
+    model = str(settings.get("model") or DEFAULT_MODEL).strip().removeprefix("models/")
+    if not _MODEL_NAME.fullmatch(model):
+        raise ProviderError(f"the gemini model name {model!r} is not valid")
+    try:
+        max_attempts = int(settings.get("max_attempts") or DEFAULT_MAX_ATTEMPTS)
+    except (TypeError, ValueError):
+        max_attempts = DEFAULT_MAX_ATTEMPTS
+    return _Options(
+        prompt=prompt,
+        model=model,
+        base_url=str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/"),
+        aspect_ratio=str(settings.get("aspect_ratio") or "").strip(),
+        image_size=str(settings.get("image_size") or "").strip(),
+        max_attempts=max(1, min(MAX_ATTEMPTS_LIMIT, max_attempts)),
+    )
+
+
+def _backoff(attempt: int) -> float:
+    return min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -> ProviderResult:
+    headers = {"x-goog-api-key": api_key, "Content-Type": "application/json"}
+    # httpx errors carry the request, headers and key included: chain none of them (from None).
+    try:
+        # Leaving the block closes the connection, also on cancellation: Gemini sees the hang-up.
+        timeout = deadline.remaining() + _TIMEOUT_GRACE_SECONDS
+        async with provider_client(timeout=timeout) as client:
+            response = await client.post(url, content=body, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        # Nothing reached Gemini, so nothing was billed or started: safe to try again.
+        raise _RetryLater(f"cannot connect to gemini ({_describe(error)})") from None
+    except httpx.TimeoutException:
+        raise ProviderError("gemini did not answer in time", retryable=True) from None
+    except httpx.TransportError as error:
+        raise ProviderError(
+            f"the connection to gemini failed ({_describe(error)})", retryable=True
+        ) from None
+    if response.status_code != httpx.codes.OK:
+        raise _http_error(response, api_key)
+    # Parsing a few MB of JSON and base64 is CPU work too.
+    return await run_image_work(_image_from_answer, response.content)
+
+
+def _describe(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _request_body(request: ProviderRequest, options: _Options) -> bytes:
+    photo, photo_type = _photo_bytes(request.photo_path, request.photo_orientation)
+    parts: list[dict] = [_inline_part(photo_type, photo)]
+    parts += [_inline_part(image.content_type, image.data) for image in request.template_images]
+    parts.append({"text": options.prompt})
+    generation_config: dict = {"responseModalities": ["IMAGE"]}
+    image_config = {}
+    if options.aspect_ratio:
+        image_config["aspectRatio"] = options.aspect_ratio
+    # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
+    if options.image_size and options.model.startswith("gemini-3"):
+        image_config["imageSize"] = options.image_size
+    if image_config:
+        generation_config["imageConfig"] = image_config
+    body = {
+        "contents": [{"role": "user", "parts": parts}],
+        "generationConfig": generation_config,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _inline_part(content_type: str, data: bytes) -> dict:
+    return {"inline_data": {"mime_type": content_type, "data": base64.b64encode(data).decode()}}
+
+
+def _photo_bytes(path: Path, orientation: int) -> tuple[bytes, str]:
+    """The photo as Gemini should get it: upright, long side at most MAX_PHOTO_SIDE."""
+    try:
+        with Image.open(path, formats=list(CONTENT_TYPES)) as image:
+            if max(image.size) <= MAX_PHOTO_SIDE and orientation == 1:
+                return path.read_bytes(), CONTENT_TYPES[image.format]
+            return _reencoded(image), CONTENT_TYPES["JPEG"]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        # The error text may name the temporary file; the booth must not see our paths.
+        raise ProviderInputError("the photo cannot be decoded") from None
+
+
+def _reencoded(image: Image.Image) -> bytes:
+    scale = min(1.0, MAX_PHOTO_SIDE / max(image.size))
+    target = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
+    if image.format == "JPEG":
+        # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding, several times faster
+        # than a full decode; draft() never goes below the target size.
+        image.draft("RGB", target)
+    icc_profile = image.info.get("icc_profile")
+    # Shrink before turning upright: the bound is square, and rotating fewer pixels is cheaper.
+    # Bicubic is a third faster than Lanczos here, and the model does not see the difference.
+    image.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE), Image.Resampling.BICUBIC)
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode not in ("RGB", "L"):
+        upright = upright.convert("RGB")
+    buffer = io.BytesIO()
+    upright.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
+    return buffer.getvalue()
+
+
+def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
+    error = _error_object(response)
+    details = error.get("details")
+    details = details if isinstance(details, list) else []
+    reason = _detail(details, _ERROR_INFO).get("reason")
+    if isinstance(reason, str) and reason.startswith("API_KEY"):
+        return ProviderError(f"gemini refused the key ({reason})")
+    summary = f"gemini answered HTTP {response.status_code}"
+    if isinstance(error.get("status"), str):
+        summary += f" {error['status']}"
+    message = error.get("message")
+    if isinstance(message, str) and message:
+        # Google does not echo keys today; a message is still never a place for one.
+        summary += f": {_excerpt(message.replace(api_key, '[key]'))}"
+    if response.status_code in _RETRY_STATUSES:
+        return _RetryLater(summary, delay=_retry_delay(details))
+    return ProviderError(summary)
+
+
+def _error_object(response: httpx.Response) -> dict:
+    # Proxies and load balancers in front of Google answer errors in HTML; those carry nothing.
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _detail(details: list, type_url: str) -> dict:
+    for detail in details:
+        if isinstance(detail, dict) and detail.get("@type") == type_url:
+            return detail
+    return {}
+
+
+def _retry_delay(details: list) -> float | None:
+    # A protobuf Duration in JSON: decimal seconds with an "s" suffix, such as "2s" or "1.5s".
+    value = _detail(details, _RETRY_INFO).get("retryDelay")
+    if not isinstance(value, str) or not value.endswith("s"):
+        return None
+    try:
+        seconds = float(value[:-1])
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _image_from_answer(content: bytes) -> ProviderResult:
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        raise ProviderError("gemini sent a malformed answer") from None
+    if not isinstance(answer, dict):
+        raise ProviderError("gemini sent a malformed answer")
+    feedback = answer.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        raise ProviderError(f"gemini blocked the request ({feedback['blockReason']})")
+    candidates = answer.get("candidates")
+    candidate = candidates[0] if isinstance(candidates, list) and candidates else {}
+    candidate = candidate if isinstance(candidate, dict) else {}
+    finish_reason = candidate.get("finishReason") or ""
+    if finish_reason in _REFUSALS:
+        raise ProviderError(f"gemini refused to make the image ({finish_reason})")
+    if finish_reason == "NO_IMAGE":
+        raise _RetryLater("gemini made no image (NO_IMAGE)")
+    content_object = candidate.get("content")
+    parts = content_object.get("parts") if isinstance(content_object, dict) else None
+    answers = [
+        part for part in (parts if isinstance(parts, list) else []) if isinstance(part, dict)
+    ]
+    # Thinking models send draft images marked "thought" before the final one.
+    images = [
+        inline
+        for part in answers
+        if not part.get("thought")
+        and isinstance(inline := part.get("inlineData", part.get("inline_data")), dict)
+    ]
+    if not images:
+        text = " ".join(
+            part["text"].strip()
+            for part in answers
+            if not part.get("thought") and isinstance(part.get("text"), str)
+        ).strip()
+        if text:
+            raise ProviderError(f"gemini answered with text only: {_excerpt(text)}")
+        raise ProviderError(f"gemini sent no image (finishReason {finish_reason or 'missing'})")
+    try:
+        data = base64.b64decode(images[-1].get("data") or "", validate=True)
+        return ProviderResult(format=image_format(data), data=data)
+    except (binascii.Error, TypeError, ValueError):
+        raise ProviderError("gemini sent an image that is not a JPEG, PNG or WebP") from None
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
