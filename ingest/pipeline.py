@@ -242,7 +242,6 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         raise RuntimeError("the job was closed while it ran")
     run_after_answer(
         job_id=admission.job_id,
-        result=media,
         upload=admission.upload,
         upload_file=upload_file,
         upload_sha256=admission.upload_sha256,

@@ -32,6 +32,22 @@ def result_store(
     )
 
 
+def thumbnail_for_job(*, job_id: uuid.UUID) -> StoredMedia | None:
+    """The job's thumbnail, made on first request. None when the job has no result.
+
+    Made when first shown rather than after each answer: decoding a 24 MP photo, even scaled
+    down, costs tens of milliseconds of CPU that the next guest's photo needs more.
+    """
+    media = StoredMedia.objects.filter(job_id=job_id)
+    thumbnail = media.filter(kind=MediaKind.THUMBNAIL).first()
+    if thumbnail is not None:
+        return thumbnail
+    result = media.filter(kind=MediaKind.RESULT).first()
+    if result is None:
+        return None
+    return thumbnail_store(result=result, data=thumbnail_render(result=result))
+
+
 def thumbnail_render(*, result: StoredMedia) -> bytes:
     """A small WebP of a result, for the admin. Pure image work: no database."""
     with default_storage.open(result.storage_name, "rb") as source, Image.open(source) as image:

@@ -1,6 +1,6 @@
 """The HTTP server: daphne, with request handling tuned for photo uploads.
 
-Three changes to daphne as shipped, each measured (see bench/ingest.py and the README):
+Four changes to daphne as shipped, each measured (see bench/ingest.py and the README):
 
 * Twisted parses every multipart body with the stdlib ``email`` package before the application
   runs, a result daphne never uses: ~73% of the time of a 10 MB upload. Requests are built with
@@ -9,12 +9,16 @@ Three changes to daphne as shipped, each measured (see bench/ingest.py and the R
 * A body larger than any upload we accept is refused with 413 from its Content-Length, before any
   of it is read and without a ``100 Continue``; a chunked body is cut off once it passes the cap.
   Twisted would otherwise spool the whole body to disk before the application could say no.
+* Responses are flow-controlled: daphne accepts every body message at once, so a 10 MB result
+  would sit whole in Twisted's send buffer; here the application waits while the client is
+  behind, through Twisted's push-producer interface.
 
 Daphne offers no option for the request class, so the server swaps in its own HTTP factory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -22,7 +26,9 @@ from collections.abc import Callable
 import daphne.server  # installs the asyncio reactor; must come before other Twisted imports
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
+from zope.interface import implementer
 
 from slots.models import ABSOLUTE_SIZE_LIMIT_MB
 
@@ -32,6 +38,8 @@ logger = logging.getLogger(__name__)
 # is small. Anything beyond this cannot be an acceptable upload.
 MAX_REQUEST_BODY_BYTES = ABSOLUTE_SIZE_LIMIT_MB * 1024 * 1024 + 256 * 1024
 REQUEST_BUFFER_BYTES = 1024 * 1024
+# How much of a response may wait in user space for the client before the application pauses.
+RESPONSE_BUFFER_BYTES = 512 * 1024
 # After a refusal the client may still be sending; keeping the socket open this long (without
 # reading) lets it read our answer before the connection is reset.
 REFUSAL_LINGER_SECONDS = 2.0
@@ -60,6 +68,10 @@ class UploadChannel(http.HTTPChannel):
 
     refused = False
 
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.transport.bufferSize = RESPONSE_BUFFER_BYTES
+
     def allHeadersReceived(self) -> None:
         # Twisted sends "100 Continue" at the end of this method; refuse before it does.
         if self.length is not None and self.length > MAX_REQUEST_BODY_BYTES:
@@ -85,13 +97,43 @@ class UploadChannel(http.HTTPChannel):
             super().rawDataReceived(data)
 
 
+@implementer(IPushProducer)
+class ResponseFlow:
+    """Open while the client keeps up with the response; Twisted pauses and resumes it."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pauseProducing(self) -> None:
+        self.writable.clear()
+
+    def resumeProducing(self) -> None:
+        self.writable.set()
+
+    def stopProducing(self) -> None:
+        self.writable.set()  # the connection is gone: never keep the application waiting
+
+
 class UploadRequest(WebRequest):
-    """daphne's request without Twisted's form parsing, counting the body as it arrives."""
+    """daphne's request without Twisted's form parsing, counting the body as it arrives and
+    pacing the response to the client."""
 
     def __init__(self, channel: http.HTTPChannel, *args: object, **kwargs: object) -> None:
         kwargs["parsePOSTFormSubmission"] = False
         super().__init__(channel, *args, **kwargs)
         self.body_bytes = 0
+        self.flow = ResponseFlow()
+
+    def handle_reply(self, message: dict) -> None:
+        if self.channel is not None and not self.finished:
+            last_body = message["type"] == "http.response.body" and not message.get("more_body")
+            if message["type"] == "http.response.start" and self.producer is None:
+                self.registerProducer(self.flow, True)
+            elif last_body and self.producer is not None:
+                # Twisted insists that the producer is gone before the request finishes.
+                self.unregisterProducer()
+        super().handle_reply(message)
 
     def handleContentChunk(self, data: bytes) -> None:
         self.body_bytes += len(data)
@@ -107,6 +149,14 @@ class UploadRequest(WebRequest):
             self.requestHeaders.setRawHeaders(b"content-length", [str(self.body_bytes).encode()])
             self.requestHeaders.removeHeader(b"transfer-encoding")
         super().requestReceived(command, path, version)
+
+
+class FlowControlledServer(daphne.server.Server):
+    async def handle_reply(self, protocol: object, message: dict) -> None:
+        await super().handle_reply(protocol, message)
+        flow = getattr(protocol, "flow", None)
+        if flow is not None and message.get("more_body"):
+            await flow.writable.wait()
 
 
 class UploadHTTPFactory(HTTPFactory):
@@ -133,7 +183,7 @@ def serve(
     daphne.server.HTTPFactory = UploadHTTPFactory
     interface = host.replace(":", "\\:")  # Twisted endpoint strings escape IPv6 colons
     endpoint = f"tcp:port={port}:interface={interface}"
-    server = daphne.server.Server(
+    server = FlowControlledServer(
         application=application,
         endpoints=[endpoint],
         request_buffer_size=REQUEST_BUFFER_BYTES,

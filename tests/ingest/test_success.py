@@ -7,10 +7,12 @@ import io
 import time
 
 import pytest
+from django.core.files.storage import default_storage
 from PIL import Image
 
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
+from media.services import thumbnail_for_job
 from slots.models import GlobalSettings, Slot
 from tests.images import image_bytes, jpeg_bytes
 from tests.live import INGEST_PASSWORD, Booth
@@ -173,11 +175,15 @@ def test_on_failure_original_answers_the_guest_photo(booth: Booth, photo: bytes)
     assert job.http_status == 200
 
 
-def test_a_thumbnail_is_made_after_the_answer(booth: Booth, photo: bytes) -> None:
-    response = booth.post_photo("slot-003", photo)
-    job_id = response.headers["x-job-id"]
-    wait_for(lambda: StoredMedia.objects.filter(job_id=job_id, kind=MediaKind.THUMBNAIL).exists())
-    thumbnail = StoredMedia.objects.get(job_id=job_id, kind=MediaKind.THUMBNAIL)
+def test_thumbnail_is_made_when_first_asked_for_and_kept(booth: Booth, photo: bytes) -> None:
+    job_id = booth.post_photo("slot-003", photo).headers["x-job-id"]
+
+    thumbnail = thumbnail_for_job(job_id=job_id)
+
+    assert thumbnail.kind == MediaKind.THUMBNAIL
     assert thumbnail.content_type == "image/webp"
     result = StoredMedia.objects.get(job_id=job_id, kind=MediaKind.RESULT)
     assert thumbnail.expires_at == result.expires_at
+    with default_storage.open(thumbnail.storage_name) as file, Image.open(file) as image:
+        assert max(image.size) == 256
+    assert thumbnail_for_job(job_id=job_id) == thumbnail
