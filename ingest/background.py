@@ -12,8 +12,6 @@ import logging
 import uuid
 from typing import BinaryIO
 
-from django.db import close_old_connections
-
 from ingest.services import job_record_digests
 from ingest.upload import BoothUpload, upload_digests
 from photochanger.executors import run_background_work
@@ -66,16 +64,11 @@ async def _after_answer(
                     upload_digests, upload_file, booth_hash=booth_hash
                 )
             sha256, matches = digests.sha256, digests.booth_hash_matches
-        await run_background_work(_record, job_id=job_id, sha256=sha256, hash_matches=matches)
+        await run_background_work(
+            job_record_digests, job_id=job_id, sha256=sha256, hash_matches=matches
+        )
     except Exception:
         logger.exception("after-answer work failed for job %s", job_id)
-
-
-def _record(*, job_id: uuid.UUID, sha256: str, hash_matches: bool | None) -> None:
-    # This thread lives outside Django's request cycle, which is what normally recycles
-    # database connections; do it here.
-    close_old_connections()
-    job_record_digests(job_id=job_id, sha256=sha256, hash_matches=hash_matches)
 
 
 async def after_answer_drain() -> None:

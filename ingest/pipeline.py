@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from ingest.background import run_after_answer, upload_keep_open
@@ -40,6 +39,7 @@ from photochanger.errors import (
     SlotNotFound,
     UnsupportedMediaType,
 )
+from photochanger.executors import run_database_work
 from providers.base import (
     Deadline,
     ProviderError,
@@ -79,18 +79,16 @@ class Admission:
 async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
     """Answer the booth: the processed image (200) or a PhotoChangerError."""
     started = time.monotonic()
-    # Reading the form is file I/O; it runs beside the database thread, not in it.
-    form = await sync_to_async(_form_read, thread_sensitive=False)(request)
-    admission = await sync_to_async(ingest_admit)(
-        request=request, slot_id=slot_id, form=form, started=started
+    admission = await run_database_work(
+        ingest_admit, request=request, slot_id=slot_id, started=started
     )
     try:
         return await _process(admission, request)
     except PhotoChangerError:
         raise
     except Exception as cause:
-        raise await sync_to_async(_internal_error)(
-            job_id=admission.job_id, started=admission.started, cause=cause
+        raise await run_database_work(
+            _internal_error, job_id=admission.job_id, started=admission.started, cause=cause
         ) from None
     finally:
         capacity.release(job_id=admission.job_id)
@@ -103,10 +101,11 @@ def _form_read(request: HttpRequest) -> FormRead:
         return FormRead(upload=None, error=error)
 
 
-def ingest_admit(
-    *, request: HttpRequest, slot_id: str, form: FormRead, started: float
-) -> Admission:
+def ingest_admit(*, request: HttpRequest, slot_id: str, started: float) -> Admission:
     """Run the checks up to the provider call; record the job once password and slot pass."""
+    # The body is already whole on disk (the server spools it), so reading the form first
+    # costs nothing extra; its errors are raised only where the documented order puts them.
+    form = _form_read(request)
     password = request.GET.get("password")
     if password is None:
         if form.error is not None:
@@ -214,7 +213,8 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         return await _answer_failure(admission, error, provider_started)
     except asyncio.CancelledError:
         # The booth hung up (its own timeout): nobody will see an answer.
-        await sync_to_async(job_fail)(
+        await run_database_work(
+            job_fail,
             job_id=admission.job_id,
             error=ClientDisconnected("the booth hung up before the answer"),
             http_status=None,
@@ -223,7 +223,8 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         raise
     upload_file = upload_keep_open(upload=admission.upload, upload_sha256=admission.upload_sha256)
     try:
-        media = await sync_to_async(job_succeed)(
+        media = await run_database_work(
+            job_succeed,
             job_id=admission.job_id,
             result=admission.upload.photo if result.photo_unchanged else result.data,
             image_format=result.format,
@@ -261,7 +262,11 @@ async def _provider_call(admission: Admission) -> ProviderResult:
         photo_orientation=admission.photo.orientation,
         operation=slot.operation,
         settings=slot.settings,
-        template_images=await _template_inputs(slot),
+        template_images=(
+            await run_database_work(_template_inputs, slot)
+            if provider.uses_template_images(slot.operation)
+            else []
+        ),
         api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
         deadline=admission.deadline,
     )
@@ -283,16 +288,12 @@ async def _provider_call(admission: Admission) -> ProviderResult:
         raise InternalError("the provider driver failed") from None
 
 
-async def _template_inputs(slot: Slot) -> list[TemplateImageInput]:
-    templates = list(slot.template_images.all())  # prefetched with the slot
-    if not templates:
-        return []
-    contents = await sync_to_async(
-        lambda: [template_image_bytes(image) for image in templates], thread_sensitive=False
-    )()
+def _template_inputs(slot: Slot) -> list[TemplateImageInput]:
     return [
-        TemplateImageInput(role=image.role, content_type=image.content_type, data=data)
-        for image, data in zip(templates, contents, strict=True)
+        TemplateImageInput(
+            role=image.role, content_type=image.content_type, data=template_image_bytes(image)
+        )
+        for image in slot.template_images.all()
     ]
 
 
@@ -303,7 +304,8 @@ async def _answer_failure(
     fallback = admission.slot.on_failure == OnFailure.ORIGINAL and isinstance(
         error, _FALLBACK_ERRORS
     )
-    await sync_to_async(job_fail)(
+    await run_database_work(
+        job_fail,
         job_id=admission.job_id,
         error=error,
         http_status=200 if fallback else error.http_status,
@@ -333,6 +335,7 @@ def _success_response(
         response["Content-Length"] = str(media.size_bytes)
     else:
         response = HttpResponse(result.data, content_type=media.content_type)
+        response["Content-Length"] = str(len(result.data))
     response["X-Result-Url"] = _result_url(admission, request)
     return _with_job_headers(response, admission.job_id)
 
@@ -340,6 +343,7 @@ def _success_response(
 def _with_job_headers(response: HttpResponse, job_id: uuid.UUID) -> HttpResponse:
     response["X-Job-Id"] = str(job_id)
     response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ingest.models import Job, JobSource, JobStatus
 from media.models import StoredMedia
-from media.services import media_delete, result_store
+from media.services import media_file_delete, result_file_save, result_media_create
 from photochanger.errors import PhotoChangerError
 from slots.models import GlobalSettings, Slot
 
@@ -81,20 +81,37 @@ def job_succeed(
     """Store the result and close the job as done. None if the job was closed meanwhile
     (by cleanup after a stall): its result is then removed, not left without a reader."""
     expires_at = timezone.now() + timedelta(hours=ttl_hours)
-    media = result_store(
-        job_id=job_id, content=result, image_format=image_format, expires_at=expires_at
-    )
-    closed = _job_close(
-        job_id=job_id,
-        status=JobStatus.DONE,
-        http_status=200,
-        result_expires_at=expires_at,
-        **fields,
-    )
-    if not closed:
-        media_delete(media=media)
+    size_bytes = len(result) if isinstance(result, bytes) else result.size
+    name = result_file_save(job_id=job_id, content=result, image_format=image_format)
+    try:
+        with transaction.atomic():
+            media = result_media_create(
+                job_id=job_id,
+                storage_name=name,
+                image_format=image_format,
+                size_bytes=size_bytes,
+                expires_at=expires_at,
+            )
+            if not _job_close(
+                job_id=job_id,
+                status=JobStatus.DONE,
+                http_status=200,
+                result_expires_at=expires_at,
+                **fields,
+            ):
+                raise _JobClosedMeanwhile
+    except _JobClosedMeanwhile:
+        media_file_delete(storage_name=name)
         return None
+    except BaseException:
+        # No file may stay behind without a row pointing to it.
+        media_file_delete(storage_name=name)
+        raise
     return media
+
+
+class _JobClosedMeanwhile(Exception):
+    pass
 
 
 def job_record_digests(*, job_id: uuid.UUID, sha256: str, hash_matches: bool | None) -> None:

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
@@ -21,6 +22,13 @@ METADATA_MAX_VALUE = 1000
 _NOT_METADATA = {"password", "hash", *PHOTO_FIELDS}
 _HASH_ALGORITHMS = {32: "md5", 40: "sha1", 64: "sha256"}
 _READ_BYTES = 1024 * 1024
+
+
+class PhotoUploadHandler(TemporaryFileUploadHandler):
+    """Django's to-disk upload handler, reading in 1 MiB chunks instead of 64 KiB: the
+    multipart parser's per-chunk Python work is most of its cost on a 10 MB photo."""
+
+    chunk_size = 1024 * 1024
 
 
 @dataclass

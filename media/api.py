@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router
 
 from media.selectors import media_chunks, public_result
+from photochanger.executors import run_database_work
 
 router = Router(tags=["public"])
 
 
 @router.get("/public/results/{job_id}", summary="Download a guest's result", auth=None)
 async def result_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse:
-    media = await sync_to_async(public_result)(job_id=job_id)
+    media = await run_database_work(public_result, job_id=job_id)
     response = StreamingHttpResponse(media_chunks(media), content_type=media.content_type)
     response["Content-Length"] = str(media.size_bytes)
     response["Content-Disposition"] = f'attachment; filename="photo-{job_id}.{media.extension}"'

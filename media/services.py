@@ -17,19 +17,35 @@ from media.models import MediaKind, StoredMedia
 THUMBNAIL_PIXELS = 256
 
 
-def result_store(
-    *, job_id: uuid.UUID, content: File | bytes, image_format: str, expires_at: datetime
+def result_file_save(*, job_id: uuid.UUID, content: File | bytes, image_format: str) -> str:
+    """Save a job's result file and return its storage name. ``content`` may be the upload
+    itself (a passthrough); on a local disk that is a rename, not a copy."""
+    if isinstance(content, bytes):
+        content = ContentFile(content)
+    return default_storage.save(f"results/{job_id}.{EXTENSIONS[image_format]}", content)
+
+
+def result_media_create(
+    *,
+    job_id: uuid.UUID,
+    storage_name: str,
+    image_format: str,
+    size_bytes: int,
+    expires_at: datetime,
 ) -> StoredMedia:
-    """Save a job's result and its row. ``content`` may be the upload itself (a passthrough);
-    on a local disk that is a rename, not a copy."""
-    return _media_create(
+    """The row that points to a saved result file (see result_file_save)."""
+    return StoredMedia.objects.create(
         kind=MediaKind.RESULT,
         job_id=job_id,
-        name=f"results/{job_id}.{EXTENSIONS[image_format]}",
-        content=content,
+        storage_name=storage_name,
         content_type=CONTENT_TYPES[image_format],
+        size_bytes=size_bytes,
         expires_at=expires_at,
     )
+
+
+def media_file_delete(*, storage_name: str) -> None:
+    default_storage.delete(storage_name)
 
 
 def thumbnail_for_job(*, job_id: uuid.UUID) -> StoredMedia | None:
@@ -71,12 +87,6 @@ def thumbnail_store(*, result: StoredMedia, data: bytes) -> StoredMedia:
         content_type="image/webp",
         expires_at=result.expires_at,
     )
-
-
-def media_delete(*, media: StoredMedia) -> None:
-    """Remove a file and its row; the row goes only once the file is gone."""
-    default_storage.delete(media.storage_name)
-    media.delete()
 
 
 def _media_create(

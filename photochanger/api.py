@@ -13,6 +13,7 @@ from ingest.api import router as ingest_router
 from media.api import router as media_router
 from photochanger.errors import InternalError, PhotoChangerError
 from photochanger.health import router as health_router
+from photochanger.responses import error_response, json_response
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +31,6 @@ api.add_router("/", media_router)
 api.add_router("/", health_router)
 
 
-def error_response(error: PhotoChangerError) -> JsonResponse:
-    response = JsonResponse(error.as_body(), status=error.http_status)
-    response["Cache-Control"] = "no-store"
-    if error.retry_after is not None:
-        response["Retry-After"] = str(error.retry_after)
-    if error.job_id is not None:
-        response["X-Job-Id"] = str(error.job_id)
-    if error.http_status == 405:
-        response["Allow"] = "POST"
-    return response
-
-
 @api.exception_handler(PhotoChangerError)
 def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> JsonResponse:
     return error_response(error)
@@ -49,17 +38,15 @@ def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> Jso
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, error: ValidationError) -> JsonResponse:
-    response = JsonResponse(
+    return json_response(
         {"status": "error", "failure_reason": "invalid_request", "errors": error.errors},
         status=422,
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, error: Http404) -> JsonResponse:
-    return JsonResponse({"status": "error", "failure_reason": "not_found"}, status=404)
+    return json_response({"status": "error", "failure_reason": "not_found"}, status=404)
 
 
 @api.exception_handler(Exception)

@@ -1,8 +1,13 @@
-"""Threads for CPU-heavy work, kept apart from the threads that run database calls.
+"""The threads that run blocking work for the async request handlers.
 
-Pillow and hashlib release the GIL while they work, so these threads use the cores without
-starving the event loop. Work the booth does not wait for (the upload's digests) runs on one
-thread at a lower CPU priority, so it never competes with a guest's photo.
+* Database work of the ingest path runs on a small fixed pool. Django would run it in a new
+  thread per request (asgiref's thread-sensitive context), and a new thread means a new
+  database connection; here connections live as long as their thread and are recycled the way
+  Django does at the end of a request (a pooled PostgreSQL connection goes back to the pool).
+* Pillow and hashlib release the GIL while they work, so image threads use the cores without
+  starving the event loop.
+* Work the booth does not wait for (the upload's digests) runs on one thread at a lower CPU
+  priority, so it never competes with a guest's photo.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from django.db import close_old_connections
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -25,12 +32,27 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
+database_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="database")
 image_executor = ThreadPoolExecutor(
     max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="image-work"
 )
 background_executor = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="after-answer", initializer=_lower_priority
 )
+
+
+async def run_database_work(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        database_executor, lambda: _with_connection_recycling(function, *args, **kwargs)
+    )
+
+
+def _with_connection_recycling(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
 
 
 async def run_image_work(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -40,4 +62,6 @@ async def run_image_work(function: Callable[P, R], *args: P.args, **kwargs: P.kw
 
 async def run_background_work(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(background_executor, lambda: function(*args, **kwargs))
+    return await loop.run_in_executor(
+        background_executor, lambda: _with_connection_recycling(function, *args, **kwargs)
+    )

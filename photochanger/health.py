@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
 from media.services import storage_probe
+from photochanger.executors import run_database_work
+from photochanger.responses import json_response
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["operations"])
@@ -35,8 +36,8 @@ def _checks() -> dict[str, str]:
 
 @router.get("/healthz", auth=None, summary="Health of the database and the storage")
 async def healthz(request: HttpRequest) -> JsonResponse:
-    checks = await sync_to_async(_checks)()
+    checks = await run_database_work(_checks)
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
+    return json_response(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )

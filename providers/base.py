@@ -74,4 +74,8 @@ class Provider(Protocol):
     name: str
     operations: tuple[str, ...]
 
+    def uses_template_images(self, operation: str) -> bool:
+        """Whether ``operation`` reads the slot's template images (else they are not loaded)."""
+        ...
+
     async def process(self, request: ProviderRequest) -> ProviderResult: ...

@@ -87,6 +87,9 @@ class GeminiProvider:
     name = "gemini"
     operations = ("generate",)
 
+    def uses_template_images(self, operation: str) -> bool:
+        return True
+
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
             raise ProviderError(f"the gemini provider has no operation {request.operation!r}")

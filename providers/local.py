@@ -57,6 +57,9 @@ class LocalProvider:
     name = "local"
     operations = tuple(_OPERATIONS)
 
+    def uses_template_images(self, operation: str) -> bool:
+        return operation == "frame"
+
     async def process(self, request: ProviderRequest) -> ProviderResult:
         operation = _OPERATIONS.get(request.operation)
         if operation is None:

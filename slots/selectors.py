@@ -14,8 +14,11 @@ _API_KEY_FIELDS = {
 
 
 def slot_get(*, slot_id: str) -> Slot | None:
-    """The slot with its template images, or None for an unknown id."""
-    return Slot.objects.filter(pk=slot_id).prefetch_related("template_images").first()
+    """The slot, or None for an unknown id."""
+    try:
+        return Slot.objects.get(pk=slot_id)
+    except Slot.DoesNotExist:
+        return None
 
 
 def provider_api_key(*, settings: GlobalSettings, provider: str) -> str:
