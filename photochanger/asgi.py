@@ -4,27 +4,61 @@ Booths and guests' downloads go through a lean Django handler. Under ASGI, every
 middleware runs its request and response hooks in a thread hop (about a dozen hops per request
 for the default stack); a booth needs none of them: no session, cookie, CSRF, login or
 translation. Pages and the staff API keep the full stack.
+
+Both handlers take the request body as the file our server already spooled it to (see
+photochanger.server) instead of copying it from body messages.
 """
 
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
+from typing import BinaryIO
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photochanger.settings")
-site_http = get_asgi_application()
+django.setup(set_prefix=False)
 
 # Imported after Django is set up.
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
 MACHINE_PATHS = ("/api/ingest/", "/public/", "/healthz")
+# Set by our server (photochanger.server): the file the request body was spooled to.
+BODY_FILE_EXTENSION = "photochanger.body_file"
+_server_body_file: ContextVar[BinaryIO | None] = ContextVar("server_body_file", default=None)
 
 
-class MachineHTTPHandler(ASGIHandler):
+class SiteHTTPHandler(ASGIHandler):
+    """Django's ASGI handler, taking the body file from the server when it offers one."""
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:
+        offered = scope.get("extensions", {}).get(BODY_FILE_EXTENSION)
+        token = _server_body_file.set(offered["file"] if offered else None)
+        try:
+            await self.run(scope, receive, send)
+        finally:
+            _server_body_file.reset(token)
+
+    async def run(self, scope: dict, receive: object, send: object) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def read_body(self, receive: object) -> BinaryIO:
+        body_file = _server_body_file.get()
+        if body_file is None:
+            return await super().read_body(receive)
+        message = await receive()  # the server's single, empty body message
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        body_file.seek(0)
+        return body_file
+
+
+class MachineHTTPHandler(SiteHTTPHandler):
     """Django's ASGI handler with no middleware and no per-request thread."""
 
     # Response bodies go to the server in 256 KiB messages rather than 64 KiB ones.
@@ -37,12 +71,13 @@ class MachineHTTPHandler(ASGIHandler):
         self._exception_middleware = []
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
-    async def __call__(self, scope: dict, receive: object, send: object) -> None:
+    async def run(self, scope: dict, receive: object, send: object) -> None:
         # Django would open a thread-sensitive context, which starts a new thread for each
         # request; nothing here needs one (database work has its own threads).
         await self.handle(scope, receive, send)
 
 
+site_http = SiteHTTPHandler()
 machine_http = MachineHTTPHandler()
 
 

@@ -1,11 +1,14 @@
 """The HTTP server: daphne, with request handling tuned for photo uploads.
 
-Four changes to daphne as shipped, each measured (see bench/ingest.py and the README):
+Five changes to daphne as shipped, each measured (see bench/ingest.py and the README):
 
 * Twisted parses every multipart body with the stdlib ``email`` package before the application
   runs, a result daphne never uses: ~73% of the time of a 10 MB upload. Requests are built with
   Twisted's documented ``parsePOSTFormSubmission=False`` flag instead.
-* The body reaches the application in 1 MiB messages instead of 8 KiB ones (fewer queue hops).
+* Twisted spools each body to a temporary file; daphne would read it back and queue it whole in
+  memory for the application, which copies it to a spool file of its own. Instead the server
+  hands that file over (the ``photochanger.body_file`` ASGI extension, read by
+  ``photochanger.asgi``): no copy, and a 10 MB photo is never held in memory.
 * A body larger than any upload we accept is refused with 413 from its Content-Length, before any
   of it is read and without a ``100 Continue``; a chunked body is cut off once it passes the cap.
   Twisted would otherwise spool the whole body to disk before the application could say no.
@@ -19,9 +22,11 @@ Daphne offers no option for the request class, so the server swaps in its own HT
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from collections.abc import Callable
+from typing import BinaryIO
 
 import daphne.server  # installs the asyncio reactor; must come before other Twisted imports
 from daphne.http_protocol import HTTPFactory, WebRequest
@@ -30,6 +35,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
 from zope.interface import implementer
 
+from photochanger.asgi import BODY_FILE_EXTENSION
 from slots.models import ABSOLUTE_SIZE_LIMIT_MB
 
 logger = logging.getLogger(__name__)
@@ -123,7 +129,21 @@ class UploadRequest(WebRequest):
         kwargs["parsePOSTFormSubmission"] = False
         super().__init__(channel, *args, **kwargs)
         self.body_bytes = 0
+        self.body_file: BinaryIO | None = None
         self.flow = ResponseFlow()
+
+    def connectionLost(self, reason: object) -> None:
+        super().connectionLost(reason)
+        self.close_body_file()
+
+    def finish(self) -> None:
+        super().finish()
+        self.close_body_file()
+
+    def close_body_file(self) -> None:
+        # The application closes it when done; this covers requests it never finished.
+        if self.body_file is not None:
+            self.body_file.close()
 
     def handle_reply(self, message: dict) -> None:
         if self.channel is not None and not self.finished:
@@ -152,6 +172,14 @@ class UploadRequest(WebRequest):
 
 
 class FlowControlledServer(daphne.server.Server):
+    def create_application(self, protocol: object, scope: dict) -> object:
+        if scope["type"] == "http" and isinstance(protocol, UploadRequest):
+            # daphne then reads the now-empty content: one empty body message.
+            body_file, protocol.content = protocol.content, io.BytesIO()
+            protocol.body_file = body_file
+            scope.setdefault("extensions", {})[BODY_FILE_EXTENSION] = {"file": body_file}
+        return super().create_application(protocol, scope)
+
     async def handle_reply(self, protocol: object, message: dict) -> None:
         await super().handle_reply(protocol, message)
         flow = getattr(protocol, "flow", None)
