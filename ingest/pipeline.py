@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,7 +25,8 @@ from ingest.services import job_fail, job_start, job_succeed
 from ingest.upload import BoothUpload, booth_upload_read, upload_digests
 from media.images import PhotoInfo, photo_inspect
 from media.models import StoredMedia
-from media.selectors import media_chunks, template_image_bytes
+from media.selectors import media_chunks, provider_media_url, template_image_bytes
+from media.services import provider_media_publish
 from photochanger.errors import (
     ClientDisconnected,
     InternalError,
@@ -42,6 +44,7 @@ from photochanger.errors import (
 from photochanger.executors import run_database_work
 from providers.base import (
     Deadline,
+    Provider,
     ProviderError,
     ProviderInputError,
     ProviderRequest,
@@ -49,7 +52,7 @@ from providers.base import (
     TemplateImageInput,
 )
 from providers.registry import provider_for
-from slots.models import GlobalSettings, OnFailure, Slot
+from slots.models import GlobalSettings, OnFailure, Slot, TemplateImage
 from slots.selectors import provider_api_key, slot_get
 from slots.services import ingest_password_check, settings_get
 
@@ -73,6 +76,7 @@ class Admission:
     photo: PhotoInfo
     started: float  # time.monotonic() when the request reached the application
     deadline: Deadline
+    deadline_at: datetime  # the same deadline on the wall clock, as stored on the job
     upload_sha256: str = ""
 
 
@@ -169,6 +173,7 @@ def ingest_admit(*, request: HttpRequest, slot_id: str, started: float) -> Admis
         photo=photo,
         started=started,
         deadline=Deadline(started + settings.sync_response_seconds),
+        deadline_at=job.deadline_at,
         upload_sha256=sha256,
     )
 
@@ -255,24 +260,10 @@ async def _provider_call(admission: Admission) -> ProviderResult:
     provider = provider_for(slot.provider)
     if provider is None:
         raise ProviderFailed(f"the provider {slot.provider!r} is not available")
-    provider_request = ProviderRequest(
-        job_id=str(admission.job_id),
-        photo_path=Path(admission.upload.photo.temporary_file_path()),
-        photo_format=admission.photo.format,
-        photo_orientation=admission.photo.orientation,
-        operation=slot.operation,
-        settings=slot.settings,
-        template_images=(
-            await run_database_work(_template_inputs, slot)
-            if provider.uses_template_images(slot.operation)
-            else []
-        ),
-        api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
-        deadline=admission.deadline,
-    )
     try:
         async with asyncio.timeout(admission.deadline.remaining()) as timeout:
-            return await provider.process(provider_request)
+            request = await run_database_work(_provider_request, admission, provider)
+            return await provider.process(request)
     except TimeoutError:
         if timeout.expired():
             raise ProviderTimeout(
@@ -283,18 +274,72 @@ async def _provider_call(admission: Admission) -> ProviderResult:
         raise UnsupportedMediaType(str(error)) from None
     except ProviderError as error:
         raise ProviderFailed(str(error)) from None
+    except PhotoChangerError:
+        raise
     except Exception:
         logger.exception("provider %s failed on job %s", slot.provider, admission.job_id)
         raise InternalError("the provider driver failed") from None
 
 
-def _template_inputs(slot: Slot) -> list[TemplateImageInput]:
-    return [
-        TemplateImageInput(
-            role=image.role, content_type=image.content_type, data=template_image_bytes(image)
+def _provider_request(admission: Admission, provider: Provider) -> ProviderRequest:
+    """What the driver gets: the photo, and the template images it uses, as bytes or, for a
+    provider that downloads them itself, as provider-media URLs valid until the deadline."""
+    slot = admission.slot
+    templates = (
+        list(slot.template_images.all()) if provider.uses_template_images(slot.operation) else []
+    )
+    if provider.needs_public_urls:
+        photo_url, template_images = _published_inputs(admission, templates)
+    else:
+        photo_url = ""
+        template_images = [
+            TemplateImageInput(
+                role=template.role,
+                content_type=template.content_type,
+                data=template_image_bytes(template),
+            )
+            for template in templates
+        ]
+    return ProviderRequest(
+        job_id=str(admission.job_id),
+        photo_path=Path(admission.upload.photo.temporary_file_path()),
+        photo_format=admission.photo.format,
+        photo_orientation=admission.photo.orientation,
+        operation=slot.operation,
+        settings=slot.settings,
+        template_images=template_images,
+        api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
+        deadline=admission.deadline,
+        photo_url=photo_url,
+    )
+
+
+def _published_inputs(
+    admission: Admission, templates: list[TemplateImage]
+) -> tuple[str, list[TemplateImageInput]]:
+    base_url = admission.settings.public_base_url
+    if not base_url:
+        raise ProviderFailed(
+            f"{admission.slot.provider} downloads the photo from this server: "
+            "set the public base URL in the settings"
         )
-        for image in slot.template_images.all()
+    published = provider_media_publish(
+        job_id=admission.job_id,
+        photo_path=Path(admission.upload.photo.temporary_file_path()),
+        photo_content_type=admission.photo.content_type,
+        templates=templates,
+        expires_at=admission.deadline_at,
+    )
+    photo, *template_media = [
+        provider_media_url(media=item.media, public_base_url=base_url) for item in published
     ]
+    inputs = [
+        TemplateImageInput(
+            role=template.role, content_type=template.content_type, data=b"", url=url
+        )
+        for template, url in zip(templates, template_media, strict=True)
+    ]
+    return photo, inputs
 
 
 async def _answer_failure(

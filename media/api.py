@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router
 
-from media.selectors import media_chunks, public_result
+from media.selectors import media_chunks, provider_media_public, public_result
 from photochanger.executors import run_database_work
 
 router = Router(tags=["public"])
@@ -18,4 +18,13 @@ async def result_download(request: HttpRequest, job_id: str) -> StreamingHttpRes
     response["Content-Length"] = str(media.size_bytes)
     response["Content-Disposition"] = f'attachment; filename="photo-{job_id}.{media.extension}"'
     response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@router.get("/public/provider-media/{media_id}", summary="An image a provider downloads", auth=None)
+async def provider_media_download(request: HttpRequest, media_id: str) -> StreamingHttpResponse:
+    media = await run_database_work(provider_media_public, media_id=media_id)
+    response = StreamingHttpResponse(media_chunks(media), content_type=media.content_type)
+    response["Content-Length"] = str(media.size_bytes)
+    response["Cache-Control"] = "no-store"
     return response

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
-from photochanger.errors import ResultExpired, ResultNotFound
+from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
 from slots.models import TemplateImage
 
 CHUNK_BYTES = 256 * 1024
@@ -47,3 +47,21 @@ async def media_chunks(media: StoredMedia) -> AsyncIterator[bytes]:
     with default_storage.open(media.storage_name, "rb") as file:
         while chunk := file.read(CHUNK_BYTES):
             yield chunk
+
+
+def provider_media_public(*, media_id: str) -> StoredMedia:
+    """A provider-media file while its job's deadline lasts."""
+    try:
+        media_id = uuid.UUID(media_id)
+    except ValueError:
+        raise MediaNotFound() from None
+    media = StoredMedia.objects.filter(pk=media_id, kind=MediaKind.PROVIDER_MEDIA).first()
+    if media is None:
+        raise MediaNotFound()
+    if media.expires_at <= timezone.now():
+        raise MediaExpired()
+    return media
+
+
+def provider_media_url(*, media: StoredMedia, public_base_url: str) -> str:
+    return f"{public_base_url.rstrip('/')}/public/provider-media/{media.pk}"

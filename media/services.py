@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -13,6 +15,9 @@ from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS
 from media.models import MediaKind, StoredMedia
+from slots.models import TemplateImage
+
+_FORMATS_BY_CONTENT_TYPE = {content_type: name for name, content_type in CONTENT_TYPES.items()}
 
 THUMBNAIL_PIXELS = 256
 
@@ -115,6 +120,50 @@ def _media_create(
         # No file may stay behind without a row pointing to it.
         default_storage.delete(stored_name)
         raise
+
+
+@dataclass(frozen=True)
+class PublishedImage:
+    role: str  # "photo" or the template image's role
+    media: StoredMedia
+
+
+def provider_media_publish(
+    *,
+    job_id: uuid.UUID,
+    photo_path: Path,
+    photo_content_type: str,
+    templates: list[TemplateImage],
+    expires_at: datetime,
+) -> list[PublishedImage]:
+    """Copies of a job's photo and template images under unguessable ids, for providers that
+    download the images themselves; they answer until ``expires_at`` (the job's deadline)."""
+    # Copied, not moved: the upload stays where the rest of the request expects it.
+    with photo_path.open("rb") as photo:
+        published = [
+            PublishedImage(
+                "photo", _provider_media_create(job_id, File(photo), photo_content_type, expires_at)
+            )
+        ]
+    for template in templates:
+        with default_storage.open(template.storage_name, "rb") as content:
+            media = _provider_media_create(job_id, content, template.content_type, expires_at)
+        published.append(PublishedImage(template.role, media))
+    return published
+
+
+def _provider_media_create(
+    job_id: uuid.UUID, content: File, content_type: str, expires_at: datetime
+) -> StoredMedia:
+    extension = EXTENSIONS.get(_FORMATS_BY_CONTENT_TYPE.get(content_type, ""), "bin")
+    return _media_create(
+        kind=MediaKind.PROVIDER_MEDIA,
+        job_id=job_id,
+        name=f"provider-media/{uuid.uuid4()}.{extension}",
+        content=content,
+        content_type=content_type,
+        expires_at=expires_at,
+    )
 
 
 def storage_probe() -> None:

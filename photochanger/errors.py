@@ -99,3 +99,13 @@ class ResultNotFound(PhotoChangerError):
 class ResultExpired(PhotoChangerError):
     http_status = 410
     failure_reason = "result_expired"
+
+
+class MediaNotFound(PhotoChangerError):
+    http_status = 404
+    failure_reason = "media_not_found"
+
+
+class MediaExpired(PhotoChangerError):
+    http_status = 410
+    failure_reason = "media_expired"

@@ -6,7 +6,9 @@ With no configuration at all the server runs: SQLite and media under ``var/``, t
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -102,7 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Opening the file and its pragmas again for every photo costs more than the query.
     DATABASES["default"]["CONN_MAX_AGE"] = None
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # A file (not memory) so the test server process can share it; one per test run, so
+    # runs side by side do not trample each other.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"photochanger-test-{os.getpid()}.sqlite3")
+    }
 else:
     # Under ASGI each request runs its sync code in a thread of its own, so connections are
     # borrowed from a pool instead of kept per thread (Django's advice for async servers).

@@ -42,6 +42,7 @@ class TemplateImageInput:
     role: str
     content_type: str
     data: bytes
+    url: str = ""  # a public provider-media URL, for providers that fetch images themselves
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ProviderRequest:
     template_images: list[TemplateImageInput] = field(default_factory=list)
     api_key: str = ""
     deadline: Deadline = field(default_factory=lambda: Deadline.in_seconds(48))
+    # A public URL of the photo, set for providers that fetch images by URL.
+    photo_url: str = ""
 
     def templates_with_role(self, role: str) -> list[TemplateImageInput]:
         return [image for image in self.template_images if image.role == role]
@@ -73,9 +76,17 @@ class ProviderResult:
 class Provider(Protocol):
     name: str
     operations: tuple[str, ...]
+    # True when the provider downloads the photo and templates itself (photo_url, url).
+    needs_public_urls: bool
 
     def uses_template_images(self, operation: str) -> bool:
         """Whether ``operation`` reads the slot's template images (else they are not loaded)."""
+        ...
+
+    def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        """What is wrong with a slot's operation and settings, by setting name ('' when
+        the operation itself is wrong); empty when they are valid. Checked when staff save
+        a slot, so a bad setting never waits for a guest."""
         ...
 
     async def process(self, request: ProviderRequest) -> ProviderResult: ...

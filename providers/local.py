@@ -56,9 +56,23 @@ _OPERATIONS: dict[str, Callable[[Image.Image, ProviderRequest], Image.Image]] = 
 class LocalProvider:
     name = "local"
     operations = tuple(_OPERATIONS)
+    needs_public_urls = False
 
     def uses_template_images(self, operation: str) -> bool:
         return operation == "frame"
+
+    def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        problems = {}
+        if operation not in _OPERATIONS:
+            problems[""] = f"The local provider can do: {', '.join(_OPERATIONS)}."
+        if "bits" in settings and not _int_between(settings["bits"], 1, 8):
+            problems["bits"] = "bits must be a whole number from 1 to 8."
+        if "quality" in settings and not _int_between(settings["quality"], 1, 100):
+            problems["quality"] = "quality must be a whole number from 1 to 100."
+        wanted = settings.get("output_format")
+        if wanted is not None and str(wanted).lower() not in OUTPUT_FORMATS:
+            problems["output_format"] = "output_format must be jpeg, png or webp."
+        return problems
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         operation = _OPERATIONS.get(request.operation)
@@ -86,6 +100,10 @@ def _apply(
         quality = int(request.settings.get("quality", 90))
         result.save(buffer, output_format, quality=max(1, min(100, quality)))
     return ProviderResult(format=output_format, data=buffer.getvalue())
+
+
+def _int_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _output_format(request: ProviderRequest) -> str:

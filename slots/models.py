@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +68,19 @@ class Slot(models.Model):
     @property
     def size_limit_bytes(self) -> int:
         return self.size_limit_mb * 1024 * 1024
+
+    def clean(self) -> None:
+        from slots.services import slot_settings_problems  # services import this module
+
+        problems = slot_settings_problems(
+            provider=self.provider, operation=self.operation, settings=self.settings
+        )
+        errors: dict[str, list[str]] = {}
+        for key, message in problems.items():
+            field, _, setting = key.partition(".")
+            errors.setdefault(field, []).append(f"{setting}: {message}" if setting else message)
+        if errors:
+            raise ValidationError(errors)
 
 
 class TemplateRole(models.TextChoices):

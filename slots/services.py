@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
+from providers.registry import provider_for
 from slots.defaults import default_slots
 from slots.models import GlobalSettings, Slot
 
@@ -81,6 +82,23 @@ def ingest_password_ensure() -> str | None:
     generated = secrets.token_urlsafe(9)
     ingest_password_set(password=generated, set_by=GENERATED)
     return generated
+
+
+def slot_settings_problems(*, provider: str, operation: str, settings: object) -> dict[str, str]:
+    """What is wrong with a slot's provider, operation and settings, by field; empty if valid.
+
+    Keys are ``provider``, ``operation`` or ``settings.<name>``. Checked when staff save a
+    slot, so a bad setting is refused then, not when a guest is waiting.
+    """
+    driver = provider_for(provider)
+    if driver is None:
+        return {"provider": f"Unknown provider {provider!r}."}
+    if not isinstance(settings, dict):
+        return {"settings": "Settings must be a JSON object."}
+    problems = {}
+    for name, message in driver.settings_problems(operation, settings).items():
+        problems["operation" if name == "" else f"settings.{name}"] = message
+    return problems
 
 
 def slots_ensure_defaults() -> None:
