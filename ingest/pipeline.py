@@ -54,7 +54,7 @@ from providers.base import (
 from providers.registry import provider_for
 from slots.models import GlobalSettings, OnFailure, Slot, TemplateImage
 from slots.selectors import provider_api_key, slot_get
-from slots.services import ingest_password_check, settings_get
+from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,22 @@ async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
     admission = await run_database_work(
         ingest_admit, request=request, slot_id=slot_id, started=started
     )
+    return await _answer(admission, request)
+
+
+async def test_run_photo(
+    *, request: HttpRequest, slot_id: str, overrides: SlotOverrides
+) -> HttpResponse:
+    """Staff's test run: the booth's pipeline (source ``test_run``) without the password,
+    on a slot active or not, with unsaved changes applied to this run only."""
+    started = time.monotonic()
+    admission = await run_database_work(
+        test_run_admit, request=request, slot_id=slot_id, overrides=overrides, started=started
+    )
+    return await _answer(admission, request)
+
+
+async def _answer(admission: Admission, request: HttpRequest) -> HttpResponse:
     try:
         return await _process(admission, request)
     except PhotoChangerError:
@@ -125,12 +141,37 @@ def ingest_admit(*, request: HttpRequest, slot_id: str, started: float) -> Admis
         raise SlotNotFound(f"there is no slot {slot_id!r}")
     if not slot.is_active:
         raise SlotDisabled(f"{slot.id} is switched off")
+    return _admit(slot=slot, settings=settings, form=form, source=JobSource.INGEST, started=started)
 
+
+def test_run_admit(
+    *, request: HttpRequest, slot_id: str, overrides: SlotOverrides, started: float
+) -> Admission:
+    slot = slot_get(slot_id=slot_id)
+    if slot is None:
+        raise SlotNotFound(f"there is no slot {slot_id!r}")
+    slot = slot_with_overrides(slot=slot, overrides=overrides)
+    form = _form_read(request)
+    if form.upload is not None:
+        form.upload.metadata.pop("overrides", None)  # the test run's own field, not metadata
+    return _admit(
+        slot=slot,
+        settings=settings_get(),
+        form=form,
+        source=JobSource.TEST_RUN,
+        started=started,
+    )
+
+
+def _admit(
+    *, slot: Slot, settings: GlobalSettings, form: FormRead, source: str, started: float
+) -> Admission:
+    """Record the job, then the remaining checks in order: capacity, request, size, type."""
     upload = form.upload
     job = job_start(
         slot=slot,
         settings=settings,
-        source=JobSource.INGEST,
+        source=source,
         upload_filename=(upload.photo.name or "") if upload and upload.photo else "",
         upload_size=upload.photo.size if upload and upload.photo else None,
         upload_hash=upload.hash if upload else "",

@@ -7,13 +7,14 @@ import logging
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from ingest.api import router as ingest_router
 from media.api import router as media_router
 from photochanger.errors import InternalError, PhotoChangerError
 from photochanger.health import router as health_router
 from photochanger.responses import error_response, json_response
+from slots.api import router as slots_router
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/api/", ingest_router)
+api.add_router("/api/", slots_router)
 api.add_router("/", media_router)
 api.add_router("/", health_router)
 
@@ -41,6 +43,18 @@ def on_validation_error(request: HttpRequest, error: ValidationError) -> JsonRes
     return json_response(
         {"status": "error", "failure_reason": "invalid_request", "errors": error.errors},
         status=422,
+    )
+
+
+_HTTP_FAILURE_REASONS = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError) -> JsonResponse:
+    reason = _HTTP_FAILURE_REASONS.get(error.status_code, "invalid_request")
+    return json_response(
+        {"status": "error", "failure_reason": reason, "details": error.message},
+        status=error.status_code,
     )
 
 

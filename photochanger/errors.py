@@ -109,3 +109,17 @@ class MediaNotFound(PhotoChangerError):
 class MediaExpired(PhotoChangerError):
     http_status = 410
     failure_reason = "media_expired"
+
+
+class SlotSettingsInvalid(PhotoChangerError):
+    """A slot's provider, operation or settings do not fit together (422, by field)."""
+
+    http_status = 422
+    failure_reason = "invalid_settings"
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
+        self.problems = problems
+
+    def as_body(self) -> dict[str, object]:
+        return {**super().as_body(), "errors": self.problems}

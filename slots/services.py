@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
+from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
-from slots.models import GlobalSettings, Slot
+from slots.models import ApiToken, GlobalSettings, Slot
 
 ENVIRONMENT = "environment"
 GENERATED = "generated at first start"
@@ -99,6 +102,58 @@ def slot_settings_problems(*, provider: str, operation: str, settings: object) -
     for name, message in driver.settings_problems(operation, settings).items():
         problems["operation" if name == "" else f"settings.{name}"] = message
     return problems
+
+
+@dataclass(frozen=True)
+class SlotOverrides:
+    """Unsaved changes staff try in a test run; None means "as saved"."""
+
+    provider: str | None = None
+    operation: str | None = None
+    settings: dict | None = None
+
+
+def slot_with_overrides(*, slot: Slot, overrides: SlotOverrides) -> Slot:
+    """An unsaved copy of ``slot`` with the overrides applied; SlotSettingsInvalid if they
+    do not make a valid slot. The saved slot is not touched."""
+    trial = copy.copy(slot)
+    if overrides.provider is not None:
+        trial.provider = overrides.provider
+    if overrides.operation is not None:
+        trial.operation = overrides.operation
+    if overrides.settings is not None:
+        trial.settings = overrides.settings
+    problems = slot_settings_problems(
+        provider=trial.provider, operation=trial.operation, settings=trial.settings
+    )
+    if problems:
+        raise SlotSettingsInvalid(problems)
+    return trial
+
+
+API_TOKEN_PREFIX = "pc_"  # noqa: S105 (a visible marker, not a secret)
+
+
+def api_token_create(*, user: object, name: str) -> tuple[ApiToken, str]:
+    """A new API token for ``user``; the plaintext is returned once and never stored."""
+    plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        token_sha256=hashlib.sha256(plaintext.encode()).hexdigest(),
+        prefix=plaintext[: len(API_TOKEN_PREFIX) + 5],
+    )
+    return token, plaintext
+
+
+def api_token_user(*, plaintext: str) -> object | None:
+    """The active staff user a token belongs to, or None."""
+    digest = hashlib.sha256(plaintext.encode()).hexdigest()
+    token = ApiToken.objects.select_related("user").filter(token_sha256=digest).first()
+    if token is None or not (token.user.is_active and token.user.is_staff):
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
 
 
 def slots_ensure_defaults() -> None:
