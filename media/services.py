@@ -11,9 +11,10 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageOps
 
-from media.images import CONTENT_TYPES, EXTENSIONS
+from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, photo_inspect
 from media.models import MediaKind, StoredMedia
 from slots.models import TemplateImage
 
@@ -164,6 +165,15 @@ def _provider_media_create(
         content_type=content_type,
         expires_at=expires_at,
     )
+
+
+def template_image_file_save(*, slot_id: str, upload: UploadedFile) -> tuple[str, PhotoInfo]:
+    """Check a template image staff uploaded (a whole JPEG, PNG or WebP) and store it."""
+    info = photo_inspect(Path(upload.temporary_file_path()))
+    name = default_storage.save(
+        f"templates/{slot_id}/{uuid.uuid4()}.{EXTENSIONS[info.format]}", File(upload.file)
+    )
+    return name, info
 
 
 def storage_probe() -> None:

@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image, ImageOps
@@ -39,6 +40,11 @@ DEFAULT_MODEL = "gemini-2.5-flash-image"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_ATTEMPTS_LIMIT = 10
+# What Gemini's imageConfig accepts; anything else is a 400 for every guest.
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES = ("1K", "2K", "4K")
+# Settings without which there is no call; any other wrong setting is left out of the call.
+_REQUIRED = ("prompt", "model", "base_url")
 # Gemini bills input images by tiles and gains nothing from more pixels than it outputs.
 MAX_PHOTO_SIDE = 2048
 JPEG_QUALITY = 90
@@ -86,9 +92,17 @@ class _Options:
 class GeminiProvider:
     name = "gemini"
     operations = ("generate",)
+    needs_public_urls = False
 
     def uses_template_images(self, operation: str) -> bool:
         return True
+
+    def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        problems = {}
+        if operation not in self.operations:
+            problems[""] = f"Gemini has no operation “{operation}”; use “generate”."
+        _, setting_problems = _settings_read(settings)
+        return problems | setting_problems
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
@@ -123,25 +137,109 @@ class GeminiProvider:
 
 
 def _options(settings: dict) -> _Options:
-    prompt = str(settings.get("prompt") or "").strip()
+    """The options of a call. Without a prompt, a usable model or base URL there is no call; an
+    optional setting that is wrong (saved before it was checked) is left out instead, so guests
+    still get an image."""
+    options, problems = _settings_read(settings)
+    if options is None:
+        raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
+    return options
+
+
+def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
+    """The slot's settings as call options, and what is wrong with them by setting name, worded
+    for event staff. The options are None when a setting in ``_REQUIRED`` is wrong; any other
+    wrong setting falls back to its default."""
+    problems: dict[str, str] = {}
+    prompt = _text(settings, "prompt")
     if not prompt:
-        raise ProviderError("the slot has no prompt for gemini")
+        problems["prompt"] = "The prompt is required for Gemini."
     # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
-    model = str(settings.get("model") or DEFAULT_MODEL).strip().removeprefix("models/")
+    model = (_text(settings, "model") or DEFAULT_MODEL).removeprefix("models/")
     if not _MODEL_NAME.fullmatch(model):
-        raise ProviderError(f"the gemini model name {model!r} is not valid")
-    try:
-        max_attempts = int(settings.get("max_attempts") or DEFAULT_MAX_ATTEMPTS)
-    except (TypeError, ValueError):
+        problems["model"] = (
+            f"“{model}” is not a Gemini model name: use letters, digits, dots, dashes "
+            f"and underscores only, such as {DEFAULT_MODEL}."
+        )
+    base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
+    if not _is_http_url(base_url):
+        problems["base_url"] = (
+            f"The base URL must be an http:// or https:// address, such as {DEFAULT_BASE_URL}."
+        )
+    aspect_ratio = _text(settings, "aspect_ratio")
+    if aspect_ratio and aspect_ratio not in ASPECT_RATIOS:
+        problems["aspect_ratio"] = (
+            f"The aspect ratio must be one of {', '.join(ASPECT_RATIOS)}; "
+            "leave it empty to let Gemini choose."
+        )
+        aspect_ratio = ""
+    # Google refuses a lowercase "k"; staff need not know that.
+    image_size = _text(settings, "image_size").upper()
+    if image_size and image_size not in IMAGE_SIZES:
+        problems["image_size"] = (
+            f"The image size must be one of {', '.join(IMAGE_SIZES)}; leave it empty for 1K."
+        )
+        image_size = ""
+    elif image_size and not _takes_image_size(model):
+        # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
+        problems["image_size"] = (
+            f"The image size works only with Gemini 3 models (such as "
+            f"gemini-3-pro-image-preview); leave it empty for {model}."
+        )
+        image_size = ""
+    max_attempts = settings.get("max_attempts")
+    if max_attempts is None or max_attempts == "":
         max_attempts = DEFAULT_MAX_ATTEMPTS
-    return _Options(
+    elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
+        problems["max_attempts"] = (
+            f"The number of attempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}."
+        )
+        max_attempts = _lenient_attempts(max_attempts)
+    if problems.keys() & set(_REQUIRED):
+        return None, problems
+    options = _Options(
         prompt=prompt,
         model=model,
-        base_url=str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/"),
-        aspect_ratio=str(settings.get("aspect_ratio") or "").strip(),
-        image_size=str(settings.get("image_size") or "").strip(),
-        max_attempts=max(1, min(MAX_ATTEMPTS_LIMIT, max_attempts)),
+        base_url=base_url,
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        max_attempts=max_attempts,
     )
+    return options, problems
+
+
+def _text(settings: dict, name: str) -> str:
+    return str(settings.get(name) or "").strip()
+
+
+def _is_http_url(url: str) -> bool:
+    # The URL is the start of every call's address, so a query or fragment would swallow the path.
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(character in "?#" or character.isspace() for character in url)
+    )
+
+
+def _takes_image_size(model: str) -> bool:
+    return model.startswith("gemini-3")
+
+
+def _int_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _lenient_attempts(value: object) -> int:
+    """What an unchecked max_attempts meant: "5" is 5, 50 is the limit, nonsense the default."""
+    try:
+        attempts = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_MAX_ATTEMPTS
+    return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
 
 
 def _backoff(attempt: int) -> float:
@@ -184,8 +282,7 @@ def _request_body(request: ProviderRequest, options: _Options) -> bytes:
     image_config = {}
     if options.aspect_ratio:
         image_config["aspectRatio"] = options.aspect_ratio
-    # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
-    if options.image_size and options.model.startswith("gemini-3"):
+    if options.image_size:
         image_config["imageSize"] = options.image_size
     if image_config:
         generation_config["imageConfig"] = image_config

@@ -10,12 +10,16 @@ from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models
 from django.utils import timezone
 
+from media.services import media_file_delete, template_image_file_save
 from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
-from slots.models import ApiToken, GlobalSettings, Slot
+from slots.models import ApiToken, GlobalSettings, Slot, TemplateImage, TemplateRole
 
 ENVIRONMENT = "environment"
 GENERATED = "generated at first start"
@@ -129,6 +133,116 @@ def slot_with_overrides(*, slot: Slot, overrides: SlotOverrides) -> Slot:
     if problems:
         raise SlotSettingsInvalid(problems)
     return trial
+
+
+SLOT_EDITABLE_FIELDS = (
+    "display_name",
+    "provider",
+    "operation",
+    "is_active",
+    "size_limit_mb",
+    "settings",
+    "on_failure",
+    "max_concurrent_jobs",
+)
+SETTINGS_EDITABLE_FIELDS = (
+    "sync_response_seconds",
+    "result_ttl_hours",
+    "max_concurrent_jobs",
+    "public_base_url",
+    "strict_upload_hash",
+)
+PROVIDER_KEY_NAMES = ("gemini", "turbotext", "openai")
+
+
+def slot_update(*, slot: Slot, user: object, changes: dict) -> Slot:
+    """Apply staff's changes to a slot, checked as a whole; it takes effect on the next photo.
+
+    Last write wins; every save bumps ``version``. Raises SlotSettingsInvalid (by field) and
+    saves nothing when the result would not be a valid slot.
+    """
+    unknown = set(changes) - set(SLOT_EDITABLE_FIELDS)
+    if unknown:
+        raise SlotSettingsInvalid({name: "This field cannot be changed." for name in unknown})
+    for name, value in changes.items():
+        setattr(slot, name, value)
+    # Field rules from the model, and the provider's own finer ones (settings.<name>).
+    problems = {
+        field: message
+        for field, message in _validation_problems(slot).items()
+        if field not in ("operation", "settings")
+    }
+    problems |= slot_settings_problems(
+        provider=slot.provider, operation=slot.operation, settings=slot.settings
+    )
+    if problems:
+        raise SlotSettingsInvalid(problems)
+    slot.version += 1
+    slot.updated_by = user
+    slot.save()
+    return slot
+
+
+def settings_update(*, changes: dict) -> GlobalSettings:
+    """Apply staff's changes to the global settings (not the password or keys), checked."""
+    unknown = set(changes) - set(SETTINGS_EDITABLE_FIELDS)
+    if unknown:
+        raise SlotSettingsInvalid({name: "This field cannot be changed." for name in unknown})
+    row = settings_get()
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if problems := _validation_problems(row):
+        raise SlotSettingsInvalid(problems)
+    row.save()
+    return row
+
+
+def provider_key_set(*, provider: str, key: str) -> None:
+    """Store a provider's API key (an empty key clears it). It is never shown back."""
+    if provider not in PROVIDER_KEY_NAMES:
+        raise SlotSettingsInvalid({"provider": f"Unknown provider {provider!r}."})
+    key = key.strip()
+    GlobalSettings.objects.filter(pk=settings_get().pk).update(
+        **{
+            f"{provider}_api_key": key,
+            f"{provider}_api_key_set_at": timezone.now() if key else None,
+        }
+    )
+
+
+def _validation_problems(instance: models.Model) -> dict[str, str]:
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        return {field: " ".join(messages) for field, messages in error.message_dict.items()}
+    return {}
+
+
+def template_image_add(*, slot: Slot, role: str, upload: UploadedFile) -> TemplateImage:
+    """Add a template image to a slot (UnsupportedMediaType unless a whole JPEG/PNG/WebP)."""
+    if role not in TemplateRole.values:
+        raise SlotSettingsInvalid(
+            {"role": f"The role must be one of: {', '.join(TemplateRole.values)}."}
+        )
+    name, info = template_image_file_save(slot_id=slot.id, upload=upload)
+    try:
+        return TemplateImage.objects.create(
+            slot=slot,
+            role=role,
+            storage_name=name,
+            content_type=info.content_type,
+            size_bytes=upload.size,
+        )
+    except BaseException:
+        media_file_delete(storage_name=name)
+        raise
+
+
+def template_image_delete(*, image: TemplateImage) -> None:
+    """Remove a template image: its row first, so no job picks a file that is going away."""
+    name = image.storage_name
+    image.delete()
+    media_file_delete(storage_name=name)
 
 
 API_TOKEN_PREFIX = "pc_"  # noqa: S105 (a visible marker, not a secret)

@@ -21,6 +21,7 @@ from django.db import connection
 
 from ingest.models import Job, JobStatus
 from media.models import StoredMedia
+from slots.models import TemplateImage
 
 REPO = Path(__file__).resolve().parent.parent
 INGEST_PASSWORD = "booth-secret-123"
@@ -195,6 +196,7 @@ def consistency_problems(media_root: Path) -> list[str]:
         problems.append(f"done jobs without their upload digest: {unhashed}")
     files = stored_files(media_root)
     rows = set(StoredMedia.objects.values_list("storage_name", flat=True))
+    rows |= set(TemplateImage.objects.values_list("storage_name", flat=True))
     if orphans := files - rows:
         problems.append(f"files without a row: {sorted(orphans)}")
     if missing := rows - files:

@@ -21,7 +21,7 @@ from providers.base import (
     ProviderResult,
     TemplateImageInput,
 )
-from providers.gemini import GeminiProvider
+from providers.gemini import DEFAULT_MODEL, GeminiProvider
 from providers.registry import provider_for
 from tests.fakes import gemini as fakes
 from tests.fakes.gemini import (
@@ -421,3 +421,141 @@ async def test_undecodable_photo_is_an_input_error(fake_gemini: FakeGemini, tmp_
 
 def test_registry_serves_gemini() -> None:
     assert isinstance(provider_for("gemini"), GeminiProvider)
+
+
+def test_gemini_gets_the_photo_as_bytes_not_by_url() -> None:
+    assert GeminiProvider().needs_public_urls is False
+
+
+# Slot settings, checked when staff save a slot.
+
+VALID = {"prompt": PROMPT}
+
+
+def problems_of(operation: str = "generate", **settings: object) -> dict[str, str]:
+    return GeminiProvider().settings_problems(operation, {**VALID, **settings})
+
+
+def test_prompt_alone_is_valid() -> None:
+    assert problems_of() == {}
+
+
+def test_every_setting_at_a_valid_value_is_valid() -> None:
+    assert (
+        problems_of(
+            model="models/gemini-3-pro-image-preview",
+            aspect_ratio="21:9",
+            image_size="4K",
+            max_attempts=10,
+            base_url="http://127.0.0.1:8080/",
+        )
+        == {}
+    )
+
+
+def test_other_operation_is_a_problem_of_the_operation() -> None:
+    assert problems_of("mix_images") == {
+        "": "Gemini has no operation “mix_images”; use “generate”."
+    }
+
+
+@pytest.mark.parametrize("prompt", [None, "", "   \n"])
+def test_missing_or_blank_prompt_is_a_problem(prompt: object) -> None:
+    assert problems_of(prompt=prompt) == {"prompt": "The prompt is required for Gemini."}
+
+
+@pytest.mark.parametrize("model", ["gemini/../../v1/files", "gemini?key=1", "-flash", "Gemini 3"])
+def test_model_that_does_not_fit_in_the_url_is_a_problem(model: str) -> None:
+    problems = problems_of(model=model)
+    assert set(problems) == {"model"}
+    assert "is not a Gemini model name" in problems["model"]
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"])
+def test_allowed_aspect_ratios_are_valid(ratio: str) -> None:
+    assert problems_of(aspect_ratio=ratio) == {}
+
+
+@pytest.mark.parametrize("ratio", ["2:1", "3x4", "portrait", "16:10"])
+def test_other_aspect_ratio_is_a_problem_that_lists_the_allowed_ones(ratio: str) -> None:
+    problems = problems_of(aspect_ratio=ratio)
+    assert set(problems) == {"aspect_ratio"}
+    assert "1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9" in problems["aspect_ratio"]
+
+
+@pytest.mark.parametrize("size", ["8K", "2048", "large"])
+def test_other_image_size_is_a_problem(size: str) -> None:
+    problems = problems_of(model="gemini-3-pro-image-preview", image_size=size)
+    assert set(problems) == {"image_size"}
+    assert "1K, 2K, 4K" in problems["image_size"]
+
+
+def test_image_size_on_a_gemini_2_5_model_is_a_problem_that_says_why() -> None:
+    problems = problems_of(image_size="2K")
+    assert set(problems) == {"image_size"}
+    assert "only with Gemini 3 models" in problems["image_size"]
+    assert DEFAULT_MODEL in problems["image_size"]
+
+
+def test_lowercase_image_size_is_valid() -> None:
+    assert problems_of(model="gemini-3-pro-image-preview", image_size="2k") == {}
+
+
+@pytest.mark.parametrize("attempts", [1, 3, 10])
+def test_max_attempts_from_1_to_10_is_valid(attempts: int) -> None:
+    assert problems_of(max_attempts=attempts) == {}
+
+
+@pytest.mark.parametrize("attempts", [0, 11, -1, 2.5, "3", True])
+def test_other_max_attempts_is_a_problem(attempts: object) -> None:
+    assert problems_of(max_attempts=attempts) == {
+        "max_attempts": "The number of attempts must be a whole number from 1 to 10."
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "generativelanguage.googleapis.com",
+        "ftp://generativelanguage.googleapis.com",
+        "https://",
+        "https://proxy.example/?key=1",
+        "https://proxy.example/#v1",
+        "https://proxy .example",
+    ],
+)
+def test_base_url_that_is_not_an_http_address_is_a_problem(url: str) -> None:
+    problems = problems_of(base_url=url)
+    assert set(problems) == {"base_url"}
+    assert "http:// or https://" in problems["base_url"]
+
+
+def test_every_problem_is_named_at_once() -> None:
+    problems = GeminiProvider().settings_problems(
+        "edit", {"model": "a/b", "aspect_ratio": "2:1", "max_attempts": 0, "base_url": "x"}
+    )
+    assert set(problems) == {"", "prompt", "model", "aspect_ratio", "max_attempts", "base_url"}
+
+
+async def test_invalid_model_is_refused_without_a_request(
+    fake_gemini: FakeGemini, photo: Path
+) -> None:
+    with pytest.raises(ProviderError, match="is not a Gemini model name") as raised:
+        await generate(fake_gemini, photo, model="gemini/../../files")
+    assert not raised.value.retryable
+    assert fake_gemini.requests == []
+
+
+async def test_unchecked_wrong_optional_settings_are_left_out_of_the_call(
+    fake_gemini: FakeGemini, photo: Path
+) -> None:
+    # A slot saved before its settings were checked still gives guests an image.
+    await generate(fake_gemini, photo, aspect_ratio="2:1", image_size="8K")
+    assert fake_gemini.requests[0].json["generationConfig"] == {"responseModalities": ["IMAGE"]}
+
+
+async def test_lowercase_image_size_is_sent_in_uppercase(
+    fake_gemini: FakeGemini, photo: Path
+) -> None:
+    await generate(fake_gemini, photo, model="gemini-3-pro-image-preview", image_size="4k")
+    assert fake_gemini.requests[0].json["generationConfig"]["imageConfig"] == {"imageSize": "4K"}
