@@ -9,9 +9,11 @@ thumbnail, the upload's digests) runs after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +57,7 @@ from providers.registry import provider_for
 from slots.models import GlobalSettings, OnFailure, Slot, TemplateImage
 from slots.selectors import provider_api_key, slot_get
 from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
+from stats.events import announce_job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +86,11 @@ class Admission:
 async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
     """Answer the booth: the processed image (200) or a PhotoChangerError."""
     started = time.monotonic()
-    admission = await run_database_work(
-        ingest_admit, request=request, slot_id=slot_id, started=started
-    )
-    return await _answer(admission, request)
+    async with _announced():
+        admission = await run_database_work(
+            ingest_admit, request=request, slot_id=slot_id, started=started
+        )
+        return await _answer(admission, request)
 
 
 async def test_run_photo(
@@ -95,10 +99,22 @@ async def test_run_photo(
     """Staff's test run: the booth's pipeline (source ``test_run``) without the password,
     on a slot active or not, with unsaved changes applied to this run only."""
     started = time.monotonic()
-    admission = await run_database_work(
-        test_run_admit, request=request, slot_id=slot_id, overrides=overrides, started=started
-    )
-    return await _answer(admission, request)
+    async with _announced():
+        admission = await run_database_work(
+            test_run_admit, request=request, slot_id=slot_id, overrides=overrides, started=started
+        )
+        return await _answer(admission, request)
+
+
+@contextlib.asynccontextmanager
+async def _announced() -> AsyncIterator[None]:
+    """Announce the request's job to the live views once it has ended, however it ended."""
+    try:
+        yield
+    except PhotoChangerError as error:
+        if error.job_id is not None:
+            announce_job_finished(error.job_id)
+        raise
 
 
 async def _answer(admission: Admission, request: HttpRequest) -> HttpResponse:
@@ -266,6 +282,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
             http_status=None,
             duration_ms=_elapsed_ms(admission.started),
         )
+        announce_job_finished(admission.job_id)
         raise
     upload_file = upload_keep_open(upload=admission.upload, upload_sha256=admission.upload_sha256)
     try:
@@ -293,6 +310,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         upload_file=upload_file,
         upload_sha256=admission.upload_sha256,
     )
+    announce_job_finished(admission.job_id)
     return _success_response(admission, request, media, result)
 
 
@@ -402,6 +420,7 @@ async def _answer_failure(
     )
     if not fallback:
         raise error
+    announce_job_finished(admission.job_id)
     photo_path = Path(admission.upload.photo.temporary_file_path())
     response = StreamingHttpResponse(
         _file_chunks(photo_path), content_type=admission.photo.content_type

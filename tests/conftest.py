@@ -13,7 +13,7 @@ from slots.services import slots_ensure_defaults
 from tests.images import jpeg_bytes
 from tests.live import INGEST_PASSWORD, Booth, ServerProcess, wait_until_consistent
 
-pytest_plugins = ["tests.fakes.gemini"]
+pytest_plugins = ["tests.fakes.gemini", "tests.fakes.openai", "tests.fakes.turbotext"]
 
 
 @pytest.fixture(scope="session")

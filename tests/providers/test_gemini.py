@@ -23,7 +23,6 @@ from providers.base import (
 )
 from providers.gemini import DEFAULT_MODEL, GeminiProvider
 from providers.registry import provider_for
-from tests.fakes import gemini as fakes
 from tests.fakes.gemini import (
     FakeGemini,
     RecordedRequest,
@@ -40,7 +39,6 @@ from tests.fakes.gemini import (
 from tests.images import image_bytes, jpeg_bytes
 
 # The fixture, bound here so pytest finds it (an import would be flagged as shadowed by ruff).
-fake_gemini = fakes.fake_gemini
 pytestmark = pytest.mark.anyio
 
 KEY = "AIzaSy-test-key-0123456789abcdef"

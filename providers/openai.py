@@ -1,0 +1,407 @@
+"""OpenAI images: the photo and the slot's template images, edited by the slot's prompt into one
+new image.
+
+One multipart ``/v1/images/edits`` call per attempt. A moderation refusal and any other client
+error (a bad key, a bad parameter, no quota) are permanent; rate limits and server errors are
+tried again, only while the job's deadline leaves room for the wait and another attempt.
+
+The module is named after the provider like its siblings. Imports in this project are absolute
+(``providers.openai``), so it cannot shadow the ``openai`` SDK package, which we do not use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image, ImageOps
+
+from media.images import CONTENT_TYPES, EXTENSIONS, image_format
+from photochanger.executors import run_image_work
+from providers.base import (
+    Deadline,
+    ProviderError,
+    ProviderInputError,
+    ProviderRequest,
+    ProviderResult,
+)
+from providers.http import provider_client
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-image-1"
+DEFAULT_BASE_URL = "https://api.openai.com"
+DEFAULT_SIZE = "auto"
+DEFAULT_OUTPUT_FORMAT = "png"
+SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+QUALITIES = ("auto", "low", "medium", "high")
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_ATTEMPTS_LIMIT = 10
+# The largest output is 1536x1024; more input pixels only cost upload time.
+MAX_PHOTO_SIDE = 2048
+JPEG_QUALITY = 90
+MODERATION_MESSAGE = "OpenAI refused the photo or prompt (moderation)"
+# Settings without which there is no call; any other wrong setting falls back to its default.
+_REQUIRED = ("prompt", "model", "base_url")
+
+# The model is a form field, not part of the URL, but a name outside this pattern is a typo.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# After waiting, an attempt needs at least this long to have any chance of producing an image.
+_MIN_ATTEMPT_SECONDS = 1.0
+_FIRST_BACKOFF_SECONDS = 1.0
+_MAX_BACKOFF_SECONDS = 8.0
+_EXCERPT_CHARS = 200
+# httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
+# the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
+_TIMEOUT_GRACE_SECONDS = 0.5
+_EXTENSIONS_BY_TYPE = {CONTENT_TYPES[name]: extension for name, extension in EXTENSIONS.items()}
+
+
+class _RetryLater(ProviderError):
+    """A failure worth another attempt; ``delay`` is the wait OpenAI asked for, if any."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message, retryable=True)
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class _Options:
+    prompt: str
+    model: str
+    base_url: str
+    size: str
+    output_format: str
+    quality: str
+    max_attempts: int
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1/images/edits"
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """The multipart form of one edit: text fields, then the ``image[]`` file parts in order."""
+
+    fields: dict[str, str]
+    files: list[tuple[str, tuple[str, bytes, str]]]
+
+
+class OpenAIProvider:
+    name = "openai"
+    operations = ("edit",)
+    needs_public_urls = False
+
+    def uses_template_images(self, operation: str) -> bool:
+        return True
+
+    def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        problems = {}
+        if operation not in self.operations:
+            problems[""] = f"OpenAI has no operation “{operation}”; use “edit”."
+        _, setting_problems = _settings_read(settings)
+        return problems | setting_problems
+
+    async def process(self, request: ProviderRequest) -> ProviderResult:
+        if request.operation not in self.operations:
+            raise ProviderError(f"the openai provider has no operation {request.operation!r}")
+        if not request.api_key:
+            raise ProviderError("openai API key is not configured")
+        options = _options(request.settings)
+        # Decoding and resizing a 12 MP photo take far too long for the event loop.
+        upload = await run_image_work(_upload, request, options)
+        attempt = 1
+        while True:
+            try:
+                return await _attempt(
+                    url=options.url,
+                    upload=upload,
+                    api_key=request.api_key,
+                    deadline=request.deadline,
+                )
+            except _RetryLater as failure:
+                wait = failure.delay if failure.delay is not None else _backoff(attempt)
+                last = attempt >= options.max_attempts
+                if last or request.deadline.remaining() < wait + _MIN_ATTEMPT_SECONDS:
+                    after = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise ProviderError(f"{failure}{after}", retryable=True) from None
+                logger.warning(
+                    "openai attempt %d of %d for job %s failed (%s); retrying in %.1f s",
+                    attempt,
+                    options.max_attempts,
+                    request.job_id,
+                    failure,
+                    wait,
+                )
+            await asyncio.sleep(wait)
+            attempt += 1
+
+
+def _options(settings: dict) -> _Options:
+    """The options of a call. Without a prompt, a usable model or base URL there is no call; an
+    optional setting that is wrong (saved before it was checked) falls back to its default
+    instead, so guests still get an image."""
+    options, problems = _settings_read(settings)
+    if options is None:
+        raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
+    return options
+
+
+def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
+    """The slot's settings as call options, and what is wrong with them by setting name, worded
+    for event staff. The options are None when a setting in ``_REQUIRED`` is wrong; any other
+    wrong setting falls back to its default."""
+    problems: dict[str, str] = {}
+    prompt = _text(settings, "prompt")
+    if not prompt:
+        problems["prompt"] = "The prompt is required for OpenAI."
+    model = _text(settings, "model") or DEFAULT_MODEL
+    if not _MODEL_NAME.fullmatch(model):
+        problems["model"] = (
+            f"“{model}” is not an OpenAI model name: use letters, digits, dots, dashes "
+            f"and underscores only, such as {DEFAULT_MODEL}."
+        )
+    base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
+    if not _is_http_url(base_url):
+        problems["base_url"] = (
+            f"The base URL must be an http:// or https:// address, such as {DEFAULT_BASE_URL}."
+        )
+    # OpenAI wants lowercase values; staff need not know that.
+    size = _text(settings, "size").lower()
+    if size and size not in SIZES:
+        problems["size"] = f"The size must be one of {', '.join(SIZES)}; leave it empty for auto."
+        size = ""
+    output_format = _text(settings, "output_format").lower()
+    output_format = "jpeg" if output_format == "jpg" else output_format
+    if output_format and output_format not in OUTPUT_FORMATS:
+        problems["output_format"] = (
+            f"The output format must be one of {', '.join(OUTPUT_FORMATS)}; leave it empty for png."
+        )
+        output_format = ""
+    quality = _text(settings, "quality").lower()
+    if quality and quality not in QUALITIES:
+        problems["quality"] = (
+            f"The quality must be one of {', '.join(QUALITIES)}; "
+            "leave it empty to let OpenAI choose."
+        )
+        quality = ""
+    max_attempts = settings.get("max_attempts")
+    if max_attempts is None or max_attempts == "":
+        max_attempts = DEFAULT_MAX_ATTEMPTS
+    elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
+        problems["max_attempts"] = (
+            f"The number of attempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}."
+        )
+        max_attempts = _lenient_attempts(max_attempts)
+    if problems.keys() & set(_REQUIRED):
+        return None, problems
+    options = _Options(
+        prompt=prompt,
+        model=model,
+        base_url=base_url,
+        size=size or DEFAULT_SIZE,
+        output_format=output_format or DEFAULT_OUTPUT_FORMAT,
+        quality=quality,
+        max_attempts=max_attempts,
+    )
+    return options, problems
+
+
+def _text(settings: dict, name: str) -> str:
+    value = settings.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _is_http_url(url: str) -> bool:
+    # The URL is the start of every call's address, so a query or fragment would swallow the path.
+    try:
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname)
+    except ValueError:  # a malformed port or IPv6 address
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and has_host
+        and not any(character in "?#" or character.isspace() for character in url)
+    )
+
+
+def _int_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _lenient_attempts(value: object) -> int:
+    """What an unchecked max_attempts meant: "5" is 5, 50 is the limit, nonsense the default."""
+    try:
+        attempts = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_MAX_ATTEMPTS
+    return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
+
+
+def _backoff(attempt: int) -> float:
+    return min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+async def _attempt(
+    *, url: str, upload: _Upload, api_key: str, deadline: Deadline
+) -> ProviderResult:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    # httpx errors carry the request, headers and key included: chain none of them (from None).
+    try:
+        # Leaving the block closes the connection, also on cancellation: OpenAI sees the hang-up.
+        timeout = deadline.remaining() + _TIMEOUT_GRACE_SECONDS
+        async with provider_client(timeout=timeout) as client:
+            response = await client.post(
+                url, data=upload.fields, files=upload.files, headers=headers
+            )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        # Nothing reached OpenAI, so nothing was billed or started: safe to try again.
+        raise _RetryLater(f"cannot connect to openai ({_describe(error)})") from None
+    except httpx.TimeoutException:
+        raise ProviderError("openai did not answer in time", retryable=True) from None
+    except httpx.TransportError as error:
+        raise ProviderError(
+            f"the connection to openai failed ({_describe(error)})", retryable=True
+        ) from None
+    if response.status_code != httpx.codes.OK:
+        raise _http_error(response, api_key)
+    # Parsing a few MB of JSON and base64 is CPU work too.
+    return await run_image_work(_image_from_answer, response.content)
+
+
+def _describe(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _upload(request: ProviderRequest, options: _Options) -> _Upload:
+    photo, photo_type = _photo_bytes(request.photo_path, request.photo_orientation)
+    # The photo goes first: the edit is of the first image; templates are references.
+    files = [("image[]", (_filename("photo", photo_type), photo, photo_type))]
+    files += [
+        (
+            "image[]",
+            (_filename(f"template-{number}", image.content_type), image.data, image.content_type),
+        )
+        for number, image in enumerate(request.template_images, start=1)
+    ]
+    fields = {
+        "prompt": options.prompt,
+        "model": options.model,
+        "size": options.size,
+        "output_format": options.output_format,
+    }
+    if options.quality:
+        fields["quality"] = options.quality
+    return _Upload(fields=fields, files=files)
+
+
+def _filename(stem: str, content_type: str) -> str:
+    # OpenAI judges a part by its filename and type; a missing extension gets it refused.
+    return f"{stem}.{_EXTENSIONS_BY_TYPE.get(content_type, 'png')}"
+
+
+def _photo_bytes(path: Path, orientation: int) -> tuple[bytes, str]:
+    """The photo as OpenAI should get it: upright, long side at most MAX_PHOTO_SIDE."""
+    try:
+        with Image.open(path, formats=list(CONTENT_TYPES)) as image:
+            if max(image.size) <= MAX_PHOTO_SIDE and orientation == 1:
+                return path.read_bytes(), CONTENT_TYPES[image.format]
+            return _reencoded(image), CONTENT_TYPES["JPEG"]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        # The error text may name the temporary file; the booth must not see our paths.
+        raise ProviderInputError("the photo cannot be decoded") from None
+
+
+def _reencoded(image: Image.Image) -> bytes:
+    scale = min(1.0, MAX_PHOTO_SIDE / max(image.size))
+    target = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
+    if image.format == "JPEG":
+        # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding, several times faster
+        # than a full decode; draft() never goes below the target size.
+        image.draft("RGB", target)
+    icc_profile = image.info.get("icc_profile")
+    # Shrink before turning upright: the bound is square, and rotating fewer pixels is cheaper.
+    image.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE), Image.Resampling.BICUBIC)
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode not in ("RGB", "L"):
+        upright = upright.convert("RGB")
+    buffer = io.BytesIO()
+    upright.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
+    return buffer.getvalue()
+
+
+def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
+    error = _error_object(response)
+    code = error.get("code") if isinstance(error.get("code"), str) else ""
+    status = response.status_code
+    if code == "moderation_blocked":
+        return ProviderError(MODERATION_MESSAGE)
+    if status == httpx.codes.UNAUTHORIZED:
+        # OpenAI's 401 message quotes the start and end of the key it got: leave it out.
+        return ProviderError(f"openai refused the API key (HTTP 401{f' {code}' if code else ''})")
+    summary = f"openai answered HTTP {status}"
+    if code:
+        summary += f" {code}"
+    message = error.get("message")
+    if isinstance(message, str) and message:
+        summary += f": {_excerpt(message.replace(api_key, '[key]'))}"
+    # A 429 for an exhausted quota or budget stays so until someone pays; waiting cannot help.
+    if status == httpx.codes.TOO_MANY_REQUESTS and code == "insufficient_quota":
+        return ProviderError(summary)
+    if status == httpx.codes.TOO_MANY_REQUESTS or status >= httpx.codes.INTERNAL_SERVER_ERROR:
+        return _RetryLater(summary, delay=_retry_after(response))
+    return ProviderError(summary)
+
+
+def _error_object(response: httpx.Response) -> dict:
+    # Proxies and load balancers in front of OpenAI answer some errors in HTML; those carry nothing.
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    # Seconds, possibly decimal; the HTTP-date form is not used by OpenAI and falls to backoff.
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _image_from_answer(content: bytes) -> ProviderResult:
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        raise ProviderError("openai sent a malformed answer") from None
+    data = answer.get("data") if isinstance(answer, dict) else None
+    first = data[0] if isinstance(data, list) and data else None
+    encoded = first.get("b64_json") if isinstance(first, dict) else None
+    if not isinstance(encoded, str) or not encoded:
+        raise ProviderError("openai sent no image (data[0].b64_json is missing)")
+    try:
+        image = base64.b64decode(encoded, validate=True)
+        return ProviderResult(format=image_format(image), data=image)
+    except (binascii.Error, ValueError):
+        raise ProviderError("openai sent an image that is not a JPEG, PNG or WebP") from None
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
