@@ -49,9 +49,21 @@ class Job(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [
-            # Stats over a time window, in total and per slot; the slot page's latest results.
-            models.Index(fields=["started_at"], name="job_started_idx"),
+            # stats.selectors (totals, per slot, over time) and /metrics: a window of jobs read
+            # from the index alone, without visiting the table (bench/stats.py: 3-day windows
+            # over 1M jobs went from ~450 ms to under 250 ms on PostgreSQL).
+            models.Index(
+                fields=["started_at", "slot", "status", "source", "failure_reason", "duration_ms"],
+                name="job_started_stats_idx",
+            ),
+            # The slot page's latest results.
             models.Index(fields=["slot", "started_at"], name="job_slot_started_idx"),
+            # stats.selectors: the window's failures by reason and its latest failures.
+            models.Index(
+                fields=["started_at", "slot", "status", "failure_reason", "http_status"],
+                name="job_failed_started_idx",
+                condition=models.Q(status__in=["failed", "timeout"]),
+            ),
             # cleanup_media and start-up: jobs still pending past their deadline.
             models.Index(
                 fields=["deadline_at"],

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from ingest.background import run_after_answer, upload_keep_open
+from ingest.background import job_finished, run_after_answer, upload_keep_open
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.models import JobSource
 from ingest.services import job_fail, job_start, job_succeed
@@ -44,6 +45,7 @@ from photochanger.errors import (
     UnsupportedMediaType,
 )
 from photochanger.executors import run_database_work
+from photochanger.throttle import FailureLimit, client_address
 from providers.base import (
     Deadline,
     Provider,
@@ -57,11 +59,17 @@ from providers.registry import provider_for
 from slots.models import GlobalSettings, OnFailure, Slot, TemplateImage
 from slots.selectors import provider_api_key, slot_get
 from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
-from stats.events import announce_job_finished
 
 logger = logging.getLogger(__name__)
 
 _FALLBACK_ERRORS = (ProviderFailed, ProviderTimeout, InternalError)
+WRONG_PASSWORDS = FailureLimit(
+    name="ingest-password",
+    limit=django_settings.INGEST_PASSWORD_FAILURES,
+    window_seconds=300,
+    block_seconds=django_settings.INGEST_PASSWORD_BLOCK_MINUTES * 60,
+    message="too many wrong passwords from this address; try again later",
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class Admission:
 async def ingest_photo(*, request: HttpRequest, slot_id: str) -> HttpResponse:
     """Answer the booth: the processed image (200) or a PhotoChangerError."""
     started = time.monotonic()
-    async with _announced():
+    async with _reported():
         admission = await run_database_work(
             ingest_admit, request=request, slot_id=slot_id, started=started
         )
@@ -99,7 +107,7 @@ async def test_run_photo(
     """Staff's test run: the booth's pipeline (source ``test_run``) without the password,
     on a slot active or not, with unsaved changes applied to this run only."""
     started = time.monotonic()
-    async with _announced():
+    async with _reported():
         admission = await run_database_work(
             test_run_admit, request=request, slot_id=slot_id, overrides=overrides, started=started
         )
@@ -107,13 +115,13 @@ async def test_run_photo(
 
 
 @contextlib.asynccontextmanager
-async def _announced() -> AsyncIterator[None]:
-    """Announce the request's job to the live views once it has ended, however it ended."""
+async def _reported() -> AsyncIterator[None]:
+    """Report the request's job (log line, live views) once it has ended, however it ended."""
     try:
         yield
     except PhotoChangerError as error:
         if error.job_id is not None:
-            announce_job_finished(error.job_id)
+            job_finished(error.job_id)
         raise
 
 
@@ -142,6 +150,8 @@ def ingest_admit(*, request: HttpRequest, slot_id: str, started: float) -> Admis
     # The body is already whole on disk (the server spools it), so reading the form first
     # costs nothing extra; its errors are raised only where the documented order puts them.
     form = _form_read(request)
+    client = client_address(request)
+    WRONG_PASSWORDS.check(client)
     password = request.GET.get("password")
     if password is None:
         if form.error is not None:
@@ -151,6 +161,7 @@ def ingest_admit(*, request: HttpRequest, slot_id: str, started: float) -> Admis
         raise InvalidRequest("the password is missing")
     settings = settings_get()
     if not ingest_password_check(stored_hash=settings.ingest_password_hash, candidate=password):
+        WRONG_PASSWORDS.record_failure(client)
         raise InvalidPassword("wrong password")
     slot = slot_get(slot_id=slot_id)
     if slot is None:
@@ -282,7 +293,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
             http_status=None,
             duration_ms=_elapsed_ms(admission.started),
         )
-        announce_job_finished(admission.job_id)
+        job_finished(admission.job_id)
         raise
     upload_file = upload_keep_open(upload=admission.upload, upload_sha256=admission.upload_sha256)
     try:
@@ -310,7 +321,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         upload_file=upload_file,
         upload_sha256=admission.upload_sha256,
     )
-    announce_job_finished(admission.job_id)
+    job_finished(admission.job_id)
     return _success_response(admission, request, media, result)
 
 
@@ -420,7 +431,7 @@ async def _answer_failure(
     )
     if not fallback:
         raise error
-    announce_job_finished(admission.job_id)
+    job_finished(admission.job_id)
     photo_path = Path(admission.upload.photo.temporary_file_path())
     response = StreamingHttpResponse(
         _file_chunks(photo_path), content_type=admission.photo.content_type

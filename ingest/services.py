@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ingest.models import Job, JobSource, JobStatus
@@ -122,14 +123,21 @@ def jobs_close_stale(*, now: datetime | None = None) -> int:
     """Close jobs left pending by a crash as failed/internal_error; return how many."""
     now = now or timezone.now()
     with transaction.atomic():
-        return Job.objects.filter(
-            status=JobStatus.PENDING, deadline_at__lt=now - STALE_MARGIN
-        ).update(
+        return _stale_jobs(now=now).update(
             status=JobStatus.FAILED,
             failure_reason="internal_error",
             failure_details="the server stopped while the job was running",
             finished_at=now,
         )
+
+
+def jobs_count_stale(*, now: datetime | None = None) -> int:
+    """How many jobs jobs_close_stale would close now (cleanup_media --dry-run)."""
+    return _stale_jobs(now=now or timezone.now()).count()
+
+
+def _stale_jobs(*, now: datetime) -> QuerySet[Job]:
+    return Job.objects.filter(status=JobStatus.PENDING, deadline_at__lt=now - STALE_MARGIN)
 
 
 def _job_close(*, job_id: uuid.UUID, status: str, **fields: object) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -11,13 +13,19 @@ from django.utils import timezone
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
-from slots.models import TemplateImage
+from slots.models import GlobalSettings, TemplateImage
 
 CHUNK_BYTES = 256 * 1024
 
 
 def template_image_bytes(image: TemplateImage) -> bytes:
     with default_storage.open(image.storage_name, "rb") as file:
+        return file.read()
+
+
+def media_bytes(media: StoredMedia) -> bytes:
+    """A small file's bytes (a thumbnail); stream anything larger with media_chunks."""
+    with default_storage.open(media.storage_name, "rb") as file:
         return file.read()
 
 
@@ -65,3 +73,19 @@ def provider_media_public(*, media_id: str) -> StoredMedia:
 
 def provider_media_url(*, media: StoredMedia, public_base_url: str) -> str:
     return f"{public_base_url.rstrip('/')}/public/provider-media/{media.pk}"
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    job_id: uuid.UUID
+    expires_at: datetime
+    # The base of the page's absolute URL (the QR code); empty means "as the request came".
+    public_base_url: str
+
+
+def guest_result(*, job_id: str) -> GuestResult:
+    """What the guest page at /r/{job_id} shows: the same result as the download, under the
+    same rules (ResultNotFound, ResultExpired), and where the server is reached publicly."""
+    media = public_result(job_id=job_id)
+    base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
+    return GuestResult(job_id=media.job_id, expires_at=media.expires_at, public_base_url=base or "")

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import io
+import logging
+import posixpath
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings as django_settings
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, photo_inspect
 from media.models import MediaKind, StoredMedia
 from slots.models import TemplateImage
+
+logger = logging.getLogger(__name__)
 
 _FORMATS_BY_CONTENT_TYPE = {content_type: name for name, content_type in CONTENT_TYPES.items()}
 
@@ -180,3 +186,134 @@ def storage_probe() -> None:
     """Write and delete a tiny file: raises when the storage cannot be written."""
     name = default_storage.save(f"health/{uuid.uuid4().hex}", ContentFile(b"ok"))
     default_storage.delete(name)
+
+
+@dataclass
+class MediaCleanup:
+    """What one cleanup pass deleted (or, in a dry run, would delete), and what it could not."""
+
+    results: int = 0
+    thumbnails: int = 0
+    provider_media: int = 0
+    orphan_files: int = 0
+    failures: int = 0
+
+
+# Rows are read and deleted in batches so a first run after weeks never loads them all at once.
+CLEANUP_BATCH = 500
+_CLEANUP_FIELDS = {
+    MediaKind.RESULT: "results",
+    MediaKind.THUMBNAIL: "thumbnails",
+    MediaKind.PROVIDER_MEDIA: "provider_media",
+}
+
+
+def media_cleanup(*, now: datetime, orphan_grace: timedelta, dry_run: bool = False) -> MediaCleanup:
+    """Delete expired results, thumbnails and provider media, then orphan files older than
+    ``orphan_grace``. A dry run counts the same things and changes nothing."""
+    cleanup = MediaCleanup()
+    media_delete_expired(now=now, dry_run=dry_run, cleanup=cleanup)
+    orphan_files_delete(older_than=now - orphan_grace, dry_run=dry_run, cleanup=cleanup)
+    return cleanup
+
+
+def media_delete_expired(*, now: datetime, dry_run: bool, cleanup: MediaCleanup) -> None:
+    """Delete stored media whose time is up: the file through the storage, then its row. A row
+    whose file could not be deleted stays, so the next run tries again; a file that is already
+    gone counts as deleted (storages treat deleting a missing name as done)."""
+    expired = StoredMedia.objects.filter(expires_at__lte=now).order_by("pk")
+    after: uuid.UUID | None = None
+    while True:
+        page = expired if after is None else expired.filter(pk__gt=after)
+        batch = list(page.values_list("pk", "kind", "storage_name")[:CLEANUP_BATCH])
+        if not batch:
+            return
+        after = batch[-1][0]
+        deleted = []
+        for pk, kind, storage_name in batch:
+            if not dry_run and not _storage_delete(default_storage, storage_name):
+                cleanup.failures += 1
+                continue
+            deleted.append(pk)
+            field = _CLEANUP_FIELDS[kind]
+            setattr(cleanup, field, getattr(cleanup, field) + 1)
+        if not dry_run:
+            StoredMedia.objects.filter(pk__in=deleted).delete()
+
+
+def orphan_files_delete(*, older_than: datetime, dry_run: bool, cleanup: MediaCleanup) -> None:
+    """Delete files that no StoredMedia or TemplateImage row points to and that were last
+    written before ``older_than``: what a crash left between writing a file and its row, a
+    template image whose file delete failed, uploads a stopped server left in the upload folder.
+    Younger files are left alone: a request may be between writing a file and adding its row."""
+    for storage in _orphan_storages():
+        for directory, files in _storage_directories(storage, ""):
+            names = [posixpath.join(directory, file) for file in files]
+            for name in _names_without_row(names):
+                try:
+                    written = storage.get_modified_time(name)
+                except FileNotFoundError:
+                    continue  # removed since it was listed: nothing left to do
+                except Exception as error:
+                    logger.warning("cleanup: cannot read the age of %s: %s", name, error)
+                    cleanup.failures += 1
+                    continue
+                if written >= older_than:
+                    continue
+                if dry_run or _storage_delete(storage, name):
+                    cleanup.orphan_files += 1
+                else:
+                    cleanup.failures += 1
+
+
+def _orphan_storages() -> list[Storage]:
+    """The media storage, and the upload folder when the storage does not hold it (media on
+    S3). Only an upload folder inside MEDIA_ROOT is ours to empty: never a shared /tmp."""
+    storages: list[Storage] = [default_storage]
+    if not django_settings.FILE_UPLOAD_TEMP_DIR:
+        return storages
+    upload_folder = Path(django_settings.FILE_UPLOAD_TEMP_DIR).resolve()
+    ours = upload_folder.is_relative_to(Path(django_settings.MEDIA_ROOT).resolve())
+    if ours and not _storage_holds(default_storage, upload_folder):
+        storages.append(FileSystemStorage(location=upload_folder))
+    return storages
+
+
+def _storage_holds(storage: Storage, folder: Path) -> bool:
+    return isinstance(storage, FileSystemStorage) and folder.is_relative_to(
+        Path(storage.location).resolve()
+    )
+
+
+def _storage_directories(storage: Storage, directory: str) -> Iterator[tuple[str, list[str]]]:
+    """Each directory of the storage with the names of its files, walked with ``listdir``."""
+    try:
+        subdirectories, files = storage.listdir(directory)
+    except FileNotFoundError:
+        return
+    yield directory, files
+    for subdirectory in subdirectories:
+        yield from _storage_directories(storage, posixpath.join(directory, subdirectory))
+
+
+def _names_without_row(names: list[str]) -> list[str]:
+    # Rows are looked up after the listing: a file whose row appears meanwhile is kept.
+    without_row = []
+    for start in range(0, len(names), CLEANUP_BATCH):
+        chunk = names[start : start + CLEANUP_BATCH]
+        with_row: set[str] = set()
+        for model in (StoredMedia, TemplateImage):
+            rows = model.objects.filter(storage_name__in=chunk)
+            with_row.update(rows.values_list("storage_name", flat=True))
+        without_row.extend(name for name in chunk if name not in with_row)
+    return without_row
+
+
+def _storage_delete(storage: Storage, name: str) -> bool:
+    """Delete one file; False (and a log line) when the storage refused."""
+    try:
+        storage.delete(name)
+    except Exception as error:
+        logger.warning("cleanup: cannot delete %s: %s", name, error)
+        return False
+    return True

@@ -10,11 +10,13 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from ingest.api import router as ingest_router
+from ingest.api import staff_router as jobs_router
 from media.api import router as media_router
 from photochanger.errors import InternalError, PhotoChangerError
 from photochanger.health import router as health_router
 from photochanger.responses import error_response, json_response
 from slots.api import router as slots_router
+from stats.api import router as stats_router
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ api = NinjaAPI(
 )
 api.add_router("/api/", ingest_router)
 api.add_router("/api/", slots_router)
+api.add_router("/api/", jobs_router)
+api.add_router("/api/", stats_router)
 api.add_router("/", media_router)
 api.add_router("/", health_router)
 
@@ -41,9 +45,30 @@ def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> Jso
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, error: ValidationError) -> JsonResponse:
     return json_response(
-        {"status": "error", "failure_reason": "invalid_request", "errors": error.errors},
+        {
+            "status": "error",
+            "failure_reason": "invalid_request",
+            "errors": _errors_by_field(error.errors),
+        },
         status=422,
     )
+
+
+def _errors_by_field(errors: list[dict]) -> dict[str, str]:
+    """Ninja's error list as ``{field: message}``, the shape SlotSettingsInvalid answers with.
+
+    A location is (source, …): a path, query or form field follows the source directly; a
+    JSON body is one schema parameter, whose name comes next and is no field of the client's.
+    Nested fields are dotted (``settings.bits``); the body as a whole is ``body``.
+    """
+    by_field: dict[str, list[str]] = {}
+    for item in errors:
+        source, *parts = [str(part) for part in item.get("loc", ())] or ["request"]
+        if source == "body":
+            parts = parts[1:]
+        field = ".".join(parts) or source
+        by_field.setdefault(field, []).append(str(item.get("msg", "Invalid value.")))
+    return {field: " ".join(messages) for field, messages in by_field.items()}
 
 
 _HTTP_FAILURE_REASONS = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}

@@ -27,7 +27,10 @@ from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
-MACHINE_PATHS = ("/api/ingest/", "/public/", "/healthz")
+from stats.routing import websocket_application  # noqa: E402
+
+# The guest page (/r/) has no form, login or cookie to look after: it sets its own headers.
+MACHINE_PATHS = ("/api/ingest/", "/public/", "/healthz", "/r/")
 # Set by our server (photochanger.server): the file the request body was spooled to.
 BODY_FILE_EXTENSION = "photochanger.body_file"
 _server_body_file: ContextVar[BinaryIO | None] = ContextVar("server_body_file", default=None)
@@ -90,5 +93,7 @@ application = ProtocolTypeRouter(
     {
         # The admin's CSS and JS, served by the app itself so a fresh install needs no proxy.
         "http": ASGIStaticFilesHandler(http),
+        # The stats page's live feed, for signed-in staff on a page of this same site.
+        "websocket": websocket_application(),
     }
 )

@@ -6,6 +6,9 @@ documented JSON body ``{"status", "failure_reason", "details", "retry_after"}``.
 
 from __future__ import annotations
 
+from ninja import Schema
+from pydantic import Field
+
 
 class PhotoChangerError(Exception):
     http_status: int = 500
@@ -123,3 +126,25 @@ class SlotSettingsInvalid(PhotoChangerError):
 
     def as_body(self) -> dict[str, object]:
         return {**super().as_body(), "errors": self.problems}
+
+
+class JobNotFound(PhotoChangerError):
+    http_status = 404
+    failure_reason = "job_not_found"
+
+
+class TemplateImageNotFound(PhotoChangerError):
+    http_status = 404
+    failure_reason = "template_image_not_found"
+
+
+class ErrorOut(Schema):
+    """The error body, as the handler in ``photochanger.api`` writes it (for the API docs)."""
+
+    status: str = Field(description='"error", or "timeout" for provider_timeout.')
+    failure_reason: str
+    details: str | None = None
+    retry_after: int | None = None
+    errors: dict[str, str] | None = Field(
+        default=None, description="422 only: what is wrong with each field, by name."
+    )

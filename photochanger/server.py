@@ -202,6 +202,7 @@ def serve(
     host: str,
     port: int,
     on_ready: Callable[[list[tuple[str, int]]], None],
+    proxy_headers: bool = False,
     verbosity: int = 1,
 ) -> None:
     """Run the ASGI application on host:port until the process is stopped.
@@ -217,6 +218,10 @@ def serve(
         request_buffer_size=REQUEST_BUFFER_BYTES,
         verbosity=verbosity,
         server_name="photochanger",
+        # Only behind a trusted proxy: anyone else could claim any address.
+        proxy_forwarded_address_header="X-Forwarded-For" if proxy_headers else None,
+        proxy_forwarded_port_header="X-Forwarded-Port" if proxy_headers else None,
+        proxy_forwarded_proto_header="X-Forwarded-Proto" if proxy_headers else None,
     )
     server.ready_callable = lambda: on_ready(server.listening_addresses)
     server.run()

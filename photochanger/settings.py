@@ -47,7 +47,8 @@ if env.bool("BEHIND_HTTPS_PROXY", default=False):
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin with our site (titles): see photochanger.admin.
+    "photochanger.apps.PhotoChangerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -166,6 +167,15 @@ STORAGES = {
 }
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Shared by every worker process when Redis is configured: login and password-guessing
+# counters, short page caches.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -175,6 +185,18 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# A client that sends this many wrong ingest passwords within 5 minutes is refused (429) for
+# INGEST_PASSWORD_BLOCK_MINUTES; the same for guessing result links.
+INGEST_PASSWORD_FAILURES = env.int("INGEST_PASSWORD_FAILURES", default=10)
+INGEST_PASSWORD_BLOCK_MINUTES = env.int("INGEST_PASSWORD_BLOCK_MINUTES", default=5)
+RESULT_GUESS_FAILURES = env.int("RESULT_GUESS_FAILURES", default=30)
+
+# GET /metrics is open unless this is set; then it needs "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The public event gallery: page and data requests per client address per minute (thumbnails
+# get ten times as many).
+GALLERY_REQUESTS_PER_MINUTE = env.int("GALLERY_REQUESTS_PER_MINUTE", default=60)
 
 # Ingest password given by the operator; stored hashed on first start (see slots.services).
 INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")

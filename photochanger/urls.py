@@ -1,11 +1,16 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
 
+from media.views import result_page
 from photochanger.api import api
 from photochanger.views import json_not_found, json_server_error
 
 urlpatterns = [
+    # The stats page lives under admin/stats/, so it comes before the admin's catch-all.
+    path("", include("stats.urls")),
     path("admin/", admin.site.urls),
+    # The guest page, before the API's catch-all. Anything under r/ gets its friendly 404.
+    re_path(r"^r/(?P<job_id>.*?)/?$", result_page, name="guest_result_page"),
     path("", api.urls),
 ]
 

@@ -1,18 +1,278 @@
-"""The staff API for slots: /api/slots/…"""
+"""The staff API for slots and the global settings: /api/slots/…, /api/settings/…"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router
+from django.urls import reverse
+from ninja import File, Form, Router, Schema, Status, UploadedFile
+from pydantic import ConfigDict, Field, StringConstraints
 
 from ingest.pipeline import test_run_photo
+from media.selectors import template_image_bytes
 from photochanger.auth import staff_auth
-from photochanger.errors import InvalidRequest
-from slots.services import SlotOverrides
+from photochanger.errors import ErrorOut, InvalidRequest
+from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
+from slots.selectors import (
+    SettingsOverview,
+    settings_overview,
+    slot_overview,
+    slot_require,
+    slots_overview,
+    template_image_get,
+)
+from slots.services import (
+    SlotOverrides,
+    ingest_password_set,
+    provider_key_set,
+    settings_update,
+    slot_update,
+    template_image_add,
+    template_image_delete,
+)
 
 router = Router(tags=["slots"], auth=staff_auth)
+
+ProviderKeyName = Literal["gemini", "turbotext", "openai"]
+
+
+class TemplateImageOut(Schema):
+    id: int
+    role: str
+    content_type: str
+    size_bytes: int
+    created_at: datetime
+    url: str = Field(description="The image file, for staff (previews).")
+
+    @staticmethod
+    def resolve_url(image: TemplateImage, context: dict) -> str:
+        path = reverse(
+            "api:slot_template_image_file", kwargs={"slot_id": image.slot_id, "image_id": image.pk}
+        )
+        return context["request"].build_absolute_uri(path)
+
+
+class JobCountsOut(Schema):
+    total: int
+    done: int
+    failed: int
+    timeout: int
+
+
+class SlotOut(Schema):
+    id: str
+    display_name: str
+    provider: str
+    operation: str
+    is_active: bool
+    size_limit_mb: int
+    settings: dict[str, Any]
+    on_failure: str
+    max_concurrent_jobs: int | None
+    version: int
+    updated_at: datetime
+    updated_by: str | None = Field(description="The username of whoever saved it last.")
+    template_images: list[TemplateImageOut]
+    jobs_today: JobCountsOut = Field(description="Jobs started today (server time zone).")
+
+    @staticmethod
+    def resolve_updated_by(slot: Slot) -> str | None:
+        return slot.updated_by.get_username() if slot.updated_by else None
+
+
+class SlotPatchIn(Schema):
+    """Only the fields sent change. A field that may not be empty refuses null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str = Field(default=None)
+    provider: Provider = Field(default=None)
+    operation: str = Field(default=None)
+    is_active: bool = Field(default=None)
+    size_limit_mb: int = Field(default=None, description="1 to 20.")
+    settings: dict[str, Any] = Field(default=None, description="Checked per provider.")
+    on_failure: OnFailure = Field(default=None)
+    max_concurrent_jobs: int | None = Field(default=None, description="null: no slot cap.")
+
+
+class IngestPasswordOut(Schema):
+    set: bool
+    set_at: datetime | None
+    set_by: str | None
+
+
+class ProviderKeyOut(Schema):
+    configured: bool
+    configured_since: datetime | None = Field(description="When staff set it; null from env.")
+    source: Literal["settings", "environment"] | None
+
+
+class ProviderKeysOut(Schema):
+    gemini: ProviderKeyOut
+    turbotext: ProviderKeyOut
+    openai: ProviderKeyOut
+
+
+class SettingsOut(Schema):
+    sync_response_seconds: int
+    result_ttl_hours: int
+    max_concurrent_jobs: int
+    public_base_url: str
+    strict_upload_hash: bool
+    ingest_password: IngestPasswordOut
+    provider_keys: ProviderKeysOut
+
+
+class SettingsPatchIn(Schema):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync_response_seconds: int = Field(default=None, description="T_sync_response, 5 to 120.")
+    result_ttl_hours: int = Field(default=None, description="1 to 720.")
+    max_concurrent_jobs: int = Field(default=None, description="At least 1.")
+    public_base_url: str = Field(default=None, description="An http(s) URL, or empty.")
+    strict_upload_hash: bool = Field(default=None)
+
+
+class IngestPasswordIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=6, max_length=128)
+
+
+class ProviderKeyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
+@router.get("/slots", response=list[SlotOut], summary="List the slots")
+def slot_list(request: HttpRequest) -> list[Slot]:
+    return slots_overview()
+
+
+@router.get("/slots/{slot_id}", response={200: SlotOut, 404: ErrorOut}, summary="Get a slot")
+def slot_detail(request: HttpRequest, slot_id: str) -> Slot:
+    return slot_overview(slot_id=slot_id)
+
+
+@router.patch(
+    "/slots/{slot_id}",
+    response={200: SlotOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Change a slot",
+    description="Checked as a whole; it takes effect on the next photo. 422 names each field.",
+)
+def slot_change(request: HttpRequest, slot_id: str, payload: SlotPatchIn) -> Slot:
+    return slot_update(
+        slot=slot_overview(slot_id=slot_id),
+        user=request.auth,
+        changes=payload.model_dump(mode="json", exclude_unset=True),
+    )
+
+
+@router.post(
+    "/slots/{slot_id}/template-images",
+    response={201: TemplateImageOut, 404: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    summary="Add a template image",
+    description="A whole JPEG, PNG or WebP (else 415).",
+)
+def template_image_upload(
+    request: HttpRequest, slot_id: str, file: File[UploadedFile], role: Form[TemplateRole]
+) -> Status[TemplateImage]:
+    slot = slot_require(slot_id=slot_id)
+    return Status(201, template_image_add(slot=slot, role=role, upload=file))
+
+
+@router.delete(
+    "/slots/{slot_id}/template-images/{image_id}",
+    response={204: None, 404: ErrorOut},
+    summary="Remove a template image",
+)
+def template_image_remove(request: HttpRequest, slot_id: str, image_id: int) -> Status[None]:
+    template_image_delete(image=template_image_get(slot_id=slot_id, image_id=image_id))
+    return Status(204, None)
+
+
+@router.get(
+    "/slots/{slot_id}/template-images/{image_id}/file",
+    url_name="slot_template_image_file",
+    response={404: ErrorOut},
+    summary="Download a template image",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The image.",
+                "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+            }
+        }
+    },
+)
+def template_image_file(request: HttpRequest, slot_id: str, image_id: int) -> HttpResponse:
+    image = template_image_get(slot_id=slot_id, image_id=image_id)
+    response = HttpResponse(template_image_bytes(image), content_type=image.content_type)
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("/settings", response=SettingsOut, tags=["settings"], summary="Get the settings")
+def settings_detail(request: HttpRequest) -> SettingsOverview:
+    return settings_overview()
+
+
+@router.patch(
+    "/settings",
+    response={200: SettingsOut, 422: ErrorOut},
+    tags=["settings"],
+    summary="Change the settings",
+    description="Not the ingest password or provider keys: they have their own endpoints.",
+)
+def settings_change(request: HttpRequest, payload: SettingsPatchIn) -> SettingsOverview:
+    settings_update(changes=payload.model_dump(mode="json", exclude_unset=True))
+    return settings_overview()
+
+
+@router.put(
+    "/settings/ingest-password",
+    response={204: None, 422: ErrorOut},
+    tags=["settings"],
+    summary="Set the ingest password",
+    description="Stored hashed; the old password stops working at once. Never shown back.",
+)
+def ingest_password_change(request: HttpRequest, payload: IngestPasswordIn) -> Status[None]:
+    ingest_password_set(password=payload.password, set_by=request.auth.get_username())
+    return Status(204, None)
+
+
+@router.put(
+    "/settings/provider-keys/{provider}",
+    response={204: None, 422: ErrorOut},
+    tags=["settings"],
+    summary="Set a provider's API key",
+    description="Write-only: it is never shown back, only whether and since when it is set.",
+)
+def provider_key_change(
+    request: HttpRequest, provider: ProviderKeyName, payload: ProviderKeyIn
+) -> Status[None]:
+    provider_key_set(provider=provider, key=payload.key)
+    return Status(204, None)
+
+
+@router.delete(
+    "/settings/provider-keys/{provider}",
+    response={204: None},
+    tags=["settings"],
+    summary="Clear a provider's API key",
+    description="A key from the environment, if any, applies again.",
+)
+def provider_key_clear(request: HttpRequest, provider: ProviderKeyName) -> Status[None]:
+    provider_key_set(provider=provider, key="")
+    return Status(204, None)
+
 
 _TEST_RUN_FORM = {
     "requestBody": {

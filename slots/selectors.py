@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from django.conf import settings as django_settings
+from dataclasses import dataclass
+from datetime import datetime
 
-from slots.models import GlobalSettings, Slot
+from django.conf import settings as django_settings
+from django.db.models import QuerySet
+
+from ingest.selectors import JobCounts, job_counts_today
+from photochanger.errors import SlotNotFound, TemplateImageNotFound
+from providers.registry import provider_for
+from slots.models import GlobalSettings, Provider, Slot, TemplateImage
+from slots.services import settings_get
 
 _API_KEY_FIELDS = {
     "gemini": "gemini_api_key",
@@ -21,8 +29,113 @@ def slot_get(*, slot_id: str) -> Slot | None:
         return None
 
 
+def slot_require(*, slot_id: str) -> Slot:
+    """The slot; SlotNotFound for an unknown id."""
+    slot = slot_get(slot_id=slot_id)
+    if slot is None:
+        raise SlotNotFound()
+    return slot
+
+
+def slots_overview() -> list[Slot]:
+    """All slots in id order as staff see them: with their template images, who saved them
+    last, and today's job counts (``jobs_today``), in three queries whatever the count."""
+    slots = list(_slots_with_details())
+    counts = job_counts_today()
+    for slot in slots:
+        slot.jobs_today = counts.get(slot.id, JobCounts())
+    return slots
+
+
+def slot_overview(*, slot_id: str) -> Slot:
+    """One slot as in slots_overview; SlotNotFound for an unknown id."""
+    slot = _slots_with_details().filter(pk=slot_id).first()
+    if slot is None:
+        raise SlotNotFound()
+    slot.jobs_today = job_counts_today(slot_ids=[slot.id]).get(slot.id, JobCounts())
+    return slot
+
+
+def _slots_with_details() -> QuerySet[Slot]:
+    return (
+        Slot.objects.select_related("updated_by").prefetch_related("template_images").order_by("id")
+    )
+
+
+def template_image_get(*, slot_id: str, image_id: int) -> TemplateImage:
+    """A slot's template image; SlotNotFound or TemplateImageNotFound when either is unknown."""
+    image = TemplateImage.objects.filter(slot_id=slot_id, pk=image_id).first()
+    if image is None:
+        slot_require(slot_id=slot_id)
+        raise TemplateImageNotFound()
+    return image
+
+
 def provider_api_key(*, settings: GlobalSettings, provider: str) -> str:
     """The key staff set in the admin, else the one from the environment, else ''."""
     field = _API_KEY_FIELDS.get(provider)
     from_admin = getattr(settings, field, "") if field else ""
     return from_admin or django_settings.PROVIDER_API_KEYS.get(provider, "")
+
+
+@dataclass(frozen=True)
+class IngestPasswordState:
+    set: bool
+    set_at: datetime | None
+    set_by: str | None
+
+
+@dataclass(frozen=True)
+class ProviderKeyState:
+    configured: bool
+    configured_since: datetime | None
+    source: str | None  # "settings", "environment" or None
+
+
+@dataclass(frozen=True)
+class SettingsOverview:
+    """The global settings as staff may see them: whether secrets are set, never the secrets."""
+
+    sync_response_seconds: int
+    result_ttl_hours: int
+    max_concurrent_jobs: int
+    public_base_url: str
+    strict_upload_hash: bool
+    ingest_password: IngestPasswordState
+    provider_keys: dict[str, ProviderKeyState]
+
+
+def settings_overview() -> SettingsOverview:
+    """The global settings, with the ingest password and provider keys reduced to whether and
+    since when they are set. A key staff set wins over one from the environment, as in
+    provider_api_key."""
+    row = settings_get()
+    return SettingsOverview(
+        sync_response_seconds=row.sync_response_seconds,
+        result_ttl_hours=row.result_ttl_hours,
+        max_concurrent_jobs=row.max_concurrent_jobs,
+        public_base_url=row.public_base_url,
+        strict_upload_hash=row.strict_upload_hash,
+        ingest_password=IngestPasswordState(
+            set=bool(row.ingest_password_hash),
+            set_at=row.ingest_password_set_at,
+            set_by=row.ingest_password_set_by or None,
+        ),
+        provider_keys={
+            provider: _provider_key_state(row, provider, field)
+            for provider, field in _API_KEY_FIELDS.items()
+        },
+    )
+
+
+def _provider_key_state(row: GlobalSettings, provider: str, field: str) -> ProviderKeyState:
+    if getattr(row, field):
+        return ProviderKeyState(True, getattr(row, f"{field}_set_at"), "settings")
+    if django_settings.PROVIDER_API_KEYS.get(provider):
+        return ProviderKeyState(True, None, "environment")
+    return ProviderKeyState(False, None, None)
+
+
+def provider_operations() -> dict[str, tuple[str, ...]]:
+    """Each provider's operations, for the hints staff see beside a slot's operation."""
+    return {provider: provider_for(provider).operations for provider in Provider.values}

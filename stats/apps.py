@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class StatsConfig(AppConfig):
     name = "stats"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        # The admin index links to the stats page (templates/stats/admin_index.html extends
+        # whatever admin/index.html is in use). An index_template set elsewhere wins.
+        if admin.site.index_template is None:
+            admin.site.index_template = "stats/admin_index.html"

@@ -29,6 +29,13 @@ def announce_job_finished(job_id: uuid.UUID) -> None:
     task.add_done_callback(_tasks.discard)
 
 
+async def announce(job: Job) -> None:
+    """Send a finished job to every live view."""
+    await get_channel_layer().group_send(
+        JOBS_GROUP, {"type": "job.finished", "job": job_event(job)}
+    )
+
+
 def job_event(job: Job) -> dict[str, object]:
     """What the live views get for a finished job."""
     return {
@@ -50,8 +57,6 @@ async def _announce(job_id: uuid.UUID) -> None:
         job = await run_database_work(lambda: Job.objects.filter(pk=job_id).first())
         if job is None or job.status == "pending":
             return
-        await get_channel_layer().group_send(
-            JOBS_GROUP, {"type": "job.finished", "job": job_event(job)}
-        )
+        await announce(job)
     except Exception:
         logger.exception("could not announce job %s", job_id)

@@ -7,6 +7,7 @@ the media folder with the test process, so tests can read the job rows and files
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -72,6 +73,7 @@ class ServerProcess:
                 "--port",
                 "0",
                 "--skip-migrate",
+                "--proxy-headers",
             ],
             cwd=REPO,
             env=env,
@@ -145,9 +147,17 @@ def multipart_body(
 class Booth:
     """Sends photos to the live server as a booth would."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, address: str | None = None) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=180)
+        # Each booth is its own client for the server's per-client limits (the test server
+        # trusts X-Forwarded-For), so one test's refusals never spill into another's.
+        self.address = (
+            address
+            or f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+        )
+        self.http = httpx.Client(
+            base_url=base_url, timeout=180, headers={"X-Forwarded-For": self.address}
+        )
 
     def post_photo(
         self,

@@ -24,8 +24,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-migrate", action="store_true", help="do not apply migrations first"
         )
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            default=os.environ.get("PROXY_HEADERS", "").lower() in ("1", "true", "yes"),
+            help="behind a trusted reverse proxy: client address from X-Forwarded-For",
+        )
 
-    def handle(self, *args: object, host: str, port: int, skip_migrate: bool, **options) -> None:
+    def handle(
+        self,
+        *args: object,
+        host: str,
+        port: int,
+        skip_migrate: bool,
+        proxy_headers: bool,
+        **options: object,
+    ) -> None:
         if not skip_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         generated = ingest_password_ensure()
@@ -47,4 +61,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"PhotoChanger listening on http://{shown}:{address_port}/")
             sys.stdout.flush()
 
-        serve(application=application, host=host, port=port, on_ready=on_ready)
+        serve(
+            application=application,
+            host=host,
+            port=port,
+            on_ready=on_ready,
+            proxy_headers=proxy_headers,
+        )

@@ -1,0 +1,588 @@
+"""Load benchmark: 30 booths against one server, each photo held 5 to 15 s by the AI provider.
+
+What is measured
+    30 simulated booths each send a ~5 MB photo (a 24 MP JPEG) to a Gemini slot, wait for the
+    answer, and send the next, for ``--minutes`` (default 5; ``--quick``: 1). Our server is
+    started the README way (``manage.py serve`` on a fresh data folder, bench/ingest.py's
+    ``ours_start``); slot-006 is pointed at a fake Gemini (tests/fakes/gemini.py, speaking
+    ``generateContent``'s wire format) that runs in a child process of this script and holds
+    each request for a random 5 to 15 s before answering a 1024 px JPEG; ``max_concurrent_jobs``
+    is 30. We record:
+
+    * every answer's status; targets: nothing but 200, and 429 only when there are more booths
+      than ``max_concurrent_jobs`` (never with the defaults);
+    * for each 200, the time beyond the provider's own: the booth's latency (first byte of the
+      request sent to the last byte of the answer read) minus the delay the fake applied to that
+      very request. Target: p95 under 150 ms. It is what the server adds to the provider: the
+      5 MB upload, the checks, shrinking the photo to 2048 px for Gemini, the call's transfer
+      both ways, storing the result, the answer;
+    * the server's peak memory: ``VmRSS`` sampled every 20 ms and ``VmHWM`` over the run.
+      Target: under 500 MB.
+
+How a latency is matched with its provider delay
+    The fake picks each delay when a request reaches it and writes it into the image it
+    answers, as a JPEG comment (``fake-provider-delay=12.345678``). A Gemini slot answers the
+    booth with the provider's image bytes unchanged, so each booth reads the delay of its own
+    request from its own answer. Nothing is matched by order or by time, which would break as
+    soon as 30 requests overlap; and the fake never fails, so there are no retries (one call,
+    one delay, per photo).
+
+Run it from the repository root (it takes ``--minutes`` plus up to 15 s to drain)::
+
+    .venv/bin/python bench/load.py [--minutes N] [--quick] [--booths N] [--no-json]
+
+Exit status: 0 when every target passes, 1 if not, 2 when the benchmark could not run. The
+numbers are also written to bench/results/load-<timestamp>.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # run as a script: bench/ is on the path, the repository not
+
+from bench.ingest import (  # noqa: E402  (after the path is set)
+    BOUNDARY,
+    FILENAME,
+    HOST,
+    PASSWORD,
+    PYTHON,
+    BenchError,
+    Connection,
+    Outcome,
+    Server,
+    UsageWatch,
+    ours_start,
+    photo_make,
+)
+
+RESULTS_DIR = REPO / "bench" / "results"
+SLOT_ID = "slot-006"
+SLOT_PATH = f"/api/ingest/{SLOT_ID}"
+BOOTHS = 30
+MAX_CONCURRENT_JOBS = 30
+PROVIDER_SECONDS = (5.0, 15.0)
+# 6000 x 4000 (24 MP) at quality 39 gives ~5.1 MB with bench/ingest.py's noisy gradient.
+PHOTO_SIZE = (6000, 4000)
+PHOTO_QUALITY = 39
+ANSWER_SIZE = (1024, 1024)
+RESPONSE_BUFFER_BYTES = 8 * 1024 * 1024
+# A booth refused with 429 prints the original; the next guest comes a little later.
+PAUSE_AFTER_REFUSAL_SECONDS = 1.0
+STAGGER_SECONDS = 5.0
+
+BEYOND_P95_TARGET_MS = 150.0
+RSS_TARGET_MB = 500.0
+
+DELAY_MARK = re.compile(rb"fake-provider-delay=([0-9.]+)")
+
+
+# --- the fake provider, in a child process ---------------------------------------------------
+
+
+def _answer_jpeg() -> bytes:
+    """What the fake 'generates': a noisy 1024 px JPEG, about the size Gemini answers."""
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize(ANSWER_SIZE).convert("RGB")
+    noise = Image.effect_noise(ANSWER_SIZE, 60).convert("RGB")
+    buffer = io.BytesIO()
+    Image.blend(gradient, noise, 0.5).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _with_comment(jpeg: bytes, text: bytes) -> bytes:
+    """``jpeg`` with a COM segment right after SOI: the pixels are untouched, no re-encoding."""
+    segment = b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+def _gemini_answer(image: bytes) -> dict:
+    data = base64.b64encode(image).decode()
+    part = {"inlineData": {"mimeType": "image/jpeg", "data": data}}
+    return {
+        "candidates": [
+            {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}
+        ],
+        "modelVersion": "fake-gemini-bench",
+    }
+
+
+def fake_provider_main(pipe: Pipe, seed: int) -> None:
+    """Run the fake Gemini until told to stop; send its base URL, then the calls it took."""
+    from tests.fakes.gemini import FakeGemini, answer_json, delay
+
+    base_image = _answer_jpeg()
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def behave(handler: object) -> None:
+        with lock:  # handlers run on threads of their own
+            seconds = rng.uniform(*PROVIDER_SECONDS)
+        image = _with_comment(base_image, b"fake-provider-delay=%.6f" % seconds)
+        delay(seconds, then=answer_json(200, _gemini_answer(image)))(handler)
+
+    fake = FakeGemini()
+    fake.start()
+    # One behaviour per call; far more than a run can make (an empty queue would answer at once).
+    fake.script(*([behave] * 100_000))
+    pipe.send(fake.base_url)
+    calls = 0
+    while not pipe.poll(0.5):
+        # The fake keeps every request body it got (~1 MB each): count them and let them go.
+        recorded = len(fake.requests)
+        del fake.requests[:recorded]
+        calls += recorded
+    pipe.recv()
+    calls += len(fake.requests)
+    fake.stop()
+    pipe.send(calls)
+
+
+class FakeProvider:
+    def __init__(self, seed: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_pipe = context.Pipe()
+        self.process = context.Process(
+            target=fake_provider_main, args=(child_pipe, seed), daemon=True
+        )
+        self.process.start()
+        if not self._pipe.poll(60):
+            raise BenchError("the fake provider did not start")
+        self.base_url: str = self._pipe.recv()
+
+    def stop(self) -> int:
+        """Stop the fake; return how many calls it took."""
+        self._pipe.send("stop")
+        calls = self._pipe.recv() if self._pipe.poll(15) else -1
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+        return calls
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def slot_configure(server_data_dir: Path, provider_url: str) -> None:
+    """Point slot-006 at the fake, through the running server's own database."""
+    script = (
+        "from slots.models import GlobalSettings, Slot\n"
+        "GlobalSettings.objects.update(gemini_api_key='bench-gemini-key', "
+        f"max_concurrent_jobs={MAX_CONCURRENT_JOBS})\n"
+        f"Slot.objects.filter(pk={SLOT_ID!r}).update(is_active=True, provider='gemini', "
+        "operation='generate', "
+        f"settings={{'prompt': 'make it a painting', 'base_url': {provider_url!r}}})\n"
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "MEDIA_ROOT", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["DATA_DIR"] = str(server_data_dir)
+    done = subprocess.run(
+        [str(PYTHON), "manage.py", "shell", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"could not configure {SLOT_ID}:\n{done.stderr[-2000:]}")
+
+
+def request_bytes(*, port: int, photo: bytes) -> bytes:
+    body = (
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="password"\r\n\r\n'
+            f"{PASSWORD}\r\n"
+            f"--{BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="fileToUpload"; filename="{FILENAME}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    head = (
+        f"POST {SLOT_PATH} HTTP/1.1\r\n"
+        f"Host: {HOST}:{port}\r\n"
+        "User-Agent: photochanger-load-bench\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+def warm_up(port: int) -> None:
+    """One small photo through the passthrough slot: the first request pays for what later
+    ones find ready (the ingest password's slow hash, database connections, lazy imports)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 200)).save(buffer, "JPEG")
+    payload = request_bytes(port=port, photo=buffer.getvalue()).replace(
+        SLOT_PATH.encode(), b"/api/ingest/slot-001", 1
+    )
+
+    async def one() -> Outcome:
+        connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
+        try:
+            return await connection.request(payload)
+        finally:
+            connection.close()
+
+    outcome = asyncio.run(one())
+    if outcome.status != 200:
+        raise BenchError(f"the warm-up photo was answered {outcome.status} {outcome.error}")
+
+
+def shrink_ms(photo: bytes, *, repeat: int = 5) -> float:
+    """What the Gemini driver does to each photo before the call (providers/gemini.py: decode
+    at 1/2 scale with draft(), shrink to 2048 px, JPEG q90), timed alone: part of the time
+    beyond the provider's that no amount of server tuning removes."""
+    from PIL import Image
+
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        with Image.open(io.BytesIO(photo)) as image:
+            scale = 2048 / max(image.size)
+            image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
+            image.thumbnail((2048, 2048), Image.Resampling.BICUBIC)
+            image.save(io.BytesIO(), "JPEG", quality=90)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def job_times(data_dir: Path) -> list[tuple[int, int]]:
+    """(duration_ms, provider_ms) of the slot's done jobs, from the server's own database."""
+    database = sqlite3.connect(f"file:{data_dir / 'photochanger.sqlite3'}?mode=ro", uri=True)
+    try:
+        return database.execute(
+            "SELECT duration_ms, provider_ms FROM ingest_job "
+            "WHERE slot_id = ? AND status = 'done' AND provider_ms IS NOT NULL",
+            (SLOT_ID,),
+        ).fetchall()
+    finally:
+        database.close()
+
+
+# --- the booths ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    booth: int
+    status: int | None  # None: no HTTP answer
+    latency_ms: float
+    provider_ms: float | None  # the delay the fake applied, read from the answer
+    error: str = ""
+
+    @property
+    def beyond_ms(self) -> float | None:
+        return None if self.provider_ms is None else self.latency_ms - self.provider_ms
+
+
+def _provider_delay_ms(outcome: Outcome) -> float | None:
+    match = DELAY_MARK.search(outcome.body[:512])
+    return float(match.group(1)) * 1000 if match else None
+
+
+async def booth_run(
+    index: int, port: int, payload: bytes, stop_at: float, records: list[Record]
+) -> None:
+    """One booth: a photo, wait for the answer, the next photo, until ``stop_at``."""
+    connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
+    await asyncio.sleep(random.uniform(0, STAGGER_SECONDS))  # booths do not start in step
+    try:
+        while time.monotonic() < stop_at:
+            outcome = await connection.request(payload, keep_body=True)
+            provider_ms = _provider_delay_ms(outcome) if outcome.status == 200 else None
+            error = outcome.error
+            if outcome.status == 200 and provider_ms is None:
+                error = "200 without the fake's delay mark"
+            elif outcome.status not in (200, None):
+                error = outcome.body[:200].decode("utf-8", "replace")
+            records.append(
+                Record(index, outcome.status, outcome.latency * 1000, provider_ms, error)
+            )
+            if outcome.status != 200:
+                await asyncio.sleep(PAUSE_AFTER_REFUSAL_SECONDS)
+    finally:
+        connection.close()
+
+
+async def booths_run(*, booths: int, port: int, payload: bytes, seconds: float) -> list[Record]:
+    records: list[Record] = []
+    stop_at = time.monotonic() + seconds
+    async with asyncio.TaskGroup() as group:
+        for index in range(booths):
+            group.create_task(booth_run(index, port, payload, stop_at, records))
+    return records
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    minutes: float
+    booths: int
+    photo_bytes: int
+    seconds: float
+    requests: int
+    by_status: dict[str, int]
+    beyond_p50_ms: float
+    beyond_p95_ms: float
+    beyond_max_ms: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    provider_p50_ms: float
+    peak_rss_mb: float
+    hwm_mb: float | None
+    server_cpu: float
+    client_cpu: float
+    other_cpu: float
+    provider_calls: int
+    outside_provider_p50_ms: float
+    outside_provider_p95_ms: float
+    shrink_ms: float
+    failure_samples: list[str] = field(default_factory=list)
+    targets: list[dict[str, object]] = field(default_factory=list)
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def report_make(
+    *,
+    minutes: float,
+    booths: int,
+    photo_bytes: int,
+    seconds: float,
+    records: list[Record],
+    usage: object,
+    provider_calls: int,
+    jobs: list[tuple[int, int]],
+    shrink: float,
+) -> Report:
+    statuses = Counter("no answer" if r.status is None else str(r.status) for r in records)
+    served = [r for r in records if r.status == 200 and r.provider_ms is not None]
+    beyond = [r.beyond_ms for r in served]
+    latency = [r.latency_ms for r in served]
+    outside = [float(duration - provider) for duration, provider in jobs]
+    samples = [f"booth {r.booth}: {r.status} {r.error}" for r in records if r.error][:10]
+    report = Report(
+        minutes=minutes,
+        booths=booths,
+        photo_bytes=photo_bytes,
+        seconds=round(seconds, 1),
+        requests=len(records),
+        by_status=dict(sorted(statuses.items())),
+        beyond_p50_ms=statistics.median(beyond) if beyond else float("nan"),
+        beyond_p95_ms=_percentile(beyond, 95),
+        beyond_max_ms=max(beyond, default=float("nan")),
+        latency_p50_ms=statistics.median(latency) if latency else float("nan"),
+        latency_p95_ms=_percentile(latency, 95),
+        provider_p50_ms=statistics.median(r.provider_ms for r in served) if served else 0.0,
+        peak_rss_mb=usage.peak_rss_mb,
+        hwm_mb=usage.hwm_mb,
+        server_cpu=usage.server_cpu,
+        client_cpu=usage.client_cpu,
+        other_cpu=usage.other_cpu,
+        provider_calls=provider_calls,
+        outside_provider_p50_ms=statistics.median(outside) if outside else float("nan"),
+        outside_provider_p95_ms=_percentile(outside, 95),
+        shrink_ms=shrink,
+        failure_samples=samples,
+    )
+    report.targets = targets(report, records)
+    return report
+
+
+def targets(report: Report, records: list[Record]) -> list[dict[str, object]]:
+    refusals_expected = report.booths > MAX_CONCURRENT_JOBS
+    unexpected = sum(
+        1
+        for r in records
+        if not (r.status == 200 and not r.error) and not (r.status == 429 and refusals_expected)
+    )
+    peak = max(report.peak_rss_mb, report.hwm_mb or 0.0)
+    return [
+        {
+            "target": "answers other than 200 (and 429 beyond capacity): 0",
+            "value": unexpected,
+            "passed": unexpected == 0 and report.requests > 0,
+        },
+        {
+            "target": f"time beyond the provider's, p95 < {BEYOND_P95_TARGET_MS:.0f} ms",
+            "value": round(report.beyond_p95_ms, 1),
+            "passed": report.beyond_p95_ms < BEYOND_P95_TARGET_MS,
+        },
+        {
+            "target": f"server peak RSS < {RSS_TARGET_MB:.0f} MB",
+            "value": round(peak, 1),
+            "passed": peak < RSS_TARGET_MB,
+        },
+    ]
+
+
+def report_print(report: Report) -> None:
+    print(
+        f"\n{report.booths} booths, {report.photo_bytes / 1e6:.1f} MB photo, "
+        f"{report.seconds:.0f} s (sending for {report.minutes:g} min, then draining)"
+    )
+    print(f"requests served: {report.requests} (provider calls: {report.provider_calls})")
+    print("answers by status: " + ", ".join(f"{k}: {v}" for k, v in report.by_status.items()))
+    print(
+        f"time beyond the provider's: p50 {report.beyond_p50_ms:.1f} ms, "
+        f"p95 {report.beyond_p95_ms:.1f} ms, max {report.beyond_max_ms:.1f} ms"
+    )
+    print(
+        "  of which, in the server outside the provider call (job rows, duration_ms - "
+        f"provider_ms): p50 {report.outside_provider_p50_ms:.1f} ms, "
+        f"p95 {report.outside_provider_p95_ms:.1f} ms"
+    )
+    print(
+        "  and inside it, shrinking the photo for Gemini (timed alone in this script): "
+        f"{report.shrink_ms:.1f} ms"
+    )
+    print(
+        f"booth latency: p50 {report.latency_p50_ms / 1000:.2f} s, "
+        f"p95 {report.latency_p95_ms / 1000:.2f} s "
+        f"(provider delay p50 {report.provider_p50_ms / 1000:.2f} s)"
+    )
+    hwm = "-" if report.hwm_mb is None else f"{report.hwm_mb:.1f}"
+    print(f"server peak RSS: {report.peak_rss_mb:.1f} MB sampled, VmHWM {hwm} MB")
+    print(
+        f"CPU cores used on average: server {report.server_cpu:.2f}, this script "
+        f"{report.client_cpu:.2f}, everything else (the fake included) {report.other_cpu:.2f} "
+        f"({os.cpu_count()} CPUs)"
+    )
+    if report.failure_samples:
+        print("answers that were not a marked 200:")
+        for sample in report.failure_samples:
+            print(f"  {sample}")
+    print("\nTargets:")
+    for check in report.targets:
+        print(f"  {'PASS' if check['passed'] else 'FAIL'}  {check['target']}: {check['value']}")
+
+
+def report_write(report: Report) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"load-{datetime.now():%Y%m%d-%H%M%S}.json"
+    document = {
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        **asdict(report),
+    }
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def benchmark(work: Path, *, minutes: float, booths: int) -> Report:
+    photo = photo_make(work / "photo-5mb.jpg", size=PHOTO_SIZE, quality=PHOTO_QUALITY)
+    print(f"test photo: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, {len(photo):,} bytes")
+    shrink = shrink_ms(photo)
+    provider = FakeProvider(seed=4711)
+    server: Server | None = None
+    calls = -1
+    try:
+        print(f"fake Gemini: pid {provider.process.pid}, {provider.base_url}")
+        server = ours_start(work)
+        print(f"ours: manage.py serve, pid {server.pid}, port {server.port}")
+        slot_configure(work / "data", provider.base_url)
+        payload = request_bytes(port=server.port, photo=photo)
+        warm_up(server.port)
+        bystanders = [os.getpid(), provider.process.pid]
+        print(f"{booths} booths sending for {minutes:g} min …")
+        started = time.monotonic()
+        with UsageWatch(server.pid, bystanders) as watch:
+            records = asyncio.run(
+                booths_run(booths=booths, port=server.port, payload=payload, seconds=minutes * 60)
+            )
+        seconds = time.monotonic() - started
+        server.check_alive()
+        if tail := server.stderr_tail(20):
+            print(f"\nour server wrote to stderr (last lines):\n{tail}")
+    finally:
+        if server is not None:
+            server.stop()
+        calls = provider.stop()
+    jobs = job_times(work / "data")
+    return report_make(
+        minutes=minutes,
+        booths=booths,
+        photo_bytes=len(photo),
+        seconds=seconds,
+        records=records,
+        usage=watch.usage,
+        provider_calls=calls,
+        jobs=jobs,
+        shrink=shrink,
+    )
+
+
+def arguments_parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="how long booths send")
+    parser.add_argument("--quick", action="store_true", help="a one-minute run")
+    parser.add_argument("--booths", type=int, default=BOOTHS, help="simulated booths (30)")
+    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
+    return parser.parse_args()
+
+
+def main() -> int:
+    arguments = arguments_parse()
+    minutes = 1.0 if arguments.quick else arguments.minutes
+    work = Path(tempfile.mkdtemp(prefix="photochanger-load-"))
+    try:
+        report = benchmark(work, minutes=minutes, booths=arguments.booths)
+    except BenchError as error:
+        print(f"\nABORTED: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report_print(report)
+    if not arguments.no_json:
+        print(f"\nwritten to {report_write(report).relative_to(REPO)}")
+    return 0 if all(check["passed"] for check in report.targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Reads of jobs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from ingest.models import Job, JobStatus
+from media.selectors import job_result
+from photochanger.errors import JobNotFound
+from slots.models import GlobalSettings, Slot
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    timeout: int = 0
+
+
+def today_started_at() -> datetime:
+    """Midnight at the start of today, in the server's time zone (TIME_ZONE)."""
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def job_counts_today(*, slot_ids: Iterable[str] | None = None) -> dict[str, JobCounts]:
+    """Today's jobs per slot id, by final status, in one grouped query; a slot without jobs
+    today is missing from the answer."""
+    jobs = Job.objects.filter(started_at__gte=today_started_at())
+    if slot_ids is not None:
+        jobs = jobs.filter(slot_id__in=list(slot_ids))
+    rows = (
+        jobs.order_by()
+        .values("slot_id")
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(status=JobStatus.DONE)),
+            failed=Count("id", filter=Q(status=JobStatus.FAILED)),
+            timeout=Count("id", filter=Q(status=JobStatus.TIMEOUT)),
+        )
+    )
+    return {
+        row["slot_id"]: JobCounts(
+            total=row["total"], done=row["done"], failed=row["failed"], timeout=row["timeout"]
+        )
+        for row in rows
+    }
+
+
+def job_get(*, job_id: str | uuid.UUID) -> Job:
+    """The job; JobNotFound for an unknown or malformed id."""
+    job = Job.objects.filter(pk=_job_uuid(job_id)).first()
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+def job_detail(*, job_id: str | uuid.UUID) -> Job:
+    """A job as staff see it, with ``result`` (its result file, or None) and ``result_url``
+    (the guest's public URL: absolute when ``public_base_url`` is set, else a path)."""
+    job = job_get(job_id=job_id)
+    job.result = job_result(job_id=job.pk)
+    base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
+    job.result_url = f"{(base or '').rstrip('/')}/public/results/{job.pk}"
+    return job
+
+
+def _job_uuid(job_id: str | uuid.UUID) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(job_id))
+    except ValueError:
+        raise JobNotFound() from None
+
+
+def latest_result_job_ids(*, slot_ids: Iterable[str]) -> dict[str, uuid.UUID]:
+    """Per slot id, its latest job whose result guests can still fetch, in one query for a
+    whole page of the slot list; a slot without one is missing from the answer."""
+    latest = (
+        Job.objects.filter(
+            slot=OuterRef("pk"), status=JobStatus.DONE, result_expires_at__gt=timezone.now()
+        )
+        .order_by("-started_at")
+        .values("pk")[:1]
+    )
+    rows = (
+        Slot.objects.filter(pk__in=list(slot_ids))
+        .annotate(job_id=Subquery(latest))
+        .values_list("pk", "job_id")
+    )
+    return {slot_id: job_id for slot_id, job_id in rows if job_id is not None}
+
+
+def slot_latest_results(*, slot_id: str, limit: int = 10) -> list[Job]:
+    """A slot's latest jobs whose results guests can still fetch, newest first."""
+    return list(
+        Job.objects.filter(
+            slot_id=slot_id, status=JobStatus.DONE, result_expires_at__gt=timezone.now()
+        ).order_by("-started_at")[:limit]
+    )
+
+
+def jobs_with_id(queryset: QuerySet[Job], term: str) -> QuerySet[Job]:
+    """The job whose id is ``term`` (a whole UUID, as in X-Job-Id), or none: ids are random,
+    so a partial match would only ever find noise."""
+    try:
+        job_id = uuid.UUID(term.strip())
+    except ValueError:
+        return queryset.none()
+    return queryset.filter(pk=job_id)

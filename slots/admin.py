@@ -1,0 +1,526 @@
+"""The staff side of slots, the global settings and API tokens, on Django's admin.
+
+Reads go through selectors and every write through slots.services, so a change made here
+obeys the same rules (and bumps the same version) as one made through the JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from ingest.selectors import JobCounts, job_counts_today, latest_result_job_ids, slot_latest_results
+from media.images import photo_inspect
+from photochanger.errors import UnsupportedMediaType
+from slots.models import ApiToken, GlobalSettings, Slot, TemplateImage
+from slots.selectors import provider_operations, settings_overview
+from slots.services import (
+    PROVIDER_KEY_NAMES,
+    SETTINGS_EDITABLE_FIELDS,
+    SLOT_EDITABLE_FIELDS,
+    api_token_create,
+    ingest_password_set,
+    provider_key_set,
+    settings_get,
+    settings_update,
+    slot_settings_problems,
+    slot_update,
+    template_image_add,
+    template_image_delete,
+)
+
+NOTHING = "—"
+
+
+def _when(moment: datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _thumbnail_url(job_id: object) -> str:
+    return reverse("api:job_thumbnail", kwargs={"job_id": str(job_id)})
+
+
+def _result_url(job_id: object) -> str:
+    # The guest's download, as the booth's X-Result-Url names it.
+    return f"/public/results/{job_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Slots
+
+
+class SlotSettingsField(forms.JSONField):
+    """The slot's settings as indented JSON, one setting a line, for editing by hand; a typo
+    is reported with where the JSON parser stopped, not just "Enter a valid JSON"."""
+
+    widget = forms.Textarea
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as error:
+                raise forms.ValidationError(
+                    _("This is not valid JSON: %(problem)s (line %(line)s, column %(column)s)."),
+                    code="invalid",
+                    params={"problem": error.msg, "line": error.lineno, "column": error.colno},
+                ) from None
+        elif isinstance(value, str):
+            return {}
+        return super().to_python(value)
+
+
+def _operations_help() -> str:
+    return " · ".join(
+        f"{provider}: {', '.join(operations)}"
+        for provider, operations in provider_operations().items()
+    )
+
+
+class SlotForm(forms.ModelForm):
+    settings = SlotSettingsField(
+        label=_("Settings"),
+        required=False,
+        help_text=_(
+            "A JSON object, checked against the provider when you save: e.g. "
+            '{"prompt": "…", "model": "…"} for Gemini, {"bits": 3} for posterize.'
+        ),
+    )
+
+    class Meta:
+        model = Slot
+        fields = SLOT_EDITABLE_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["operation"].help_text = _("Each provider's operations: %(list)s") % {
+            "list": _operations_help()
+        }
+        self.fields["settings"].widget.attrs.update(
+            rows=14, cols=80, spellcheck="false", style="font-family: monospace"
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        combination = ("provider", "operation", "settings")
+        if all(name in cleaned for name in combination):
+            problems = slot_settings_problems(
+                provider=cleaned["provider"],
+                operation=cleaned["operation"],
+                settings=cleaned["settings"],
+            )
+            for key, message in problems.items():
+                field, _dot, setting = key.partition(".")
+                if setting:
+                    message = _("Setting “%(name)s”: %(message)s") % {
+                        "name": setting,
+                        "message": message,
+                    }
+                self.add_error(field if field in self.fields else None, message)
+        if any(name in self.errors for name in combination):
+            # Left out, the model's own clean() checks the saved combination (valid: it was
+            # saved through slot_update) instead of repeating these errors, or reporting
+            # errors of a half-edited combination (new provider, settings not yet JSON).
+            for name in combination:
+                cleaned.pop(name, None)
+        return cleaned
+
+
+class TemplateImageForm(forms.ModelForm):
+    upload = forms.FileField(
+        label=_("New image"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
+    class Meta:
+        model = TemplateImage
+        fields = ("role",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # An image is replaced by removing it and adding another; there is no service
+            # that edits one in place.
+            self.fields["role"].disabled = True
+            self.fields["upload"].disabled = True
+            self.fields["upload"].widget.attrs["hidden"] = True
+
+    def clean_upload(self) -> Any:
+        upload = self.cleaned_data.get("upload")
+        if upload is not None and not self.instance.pk:
+            try:
+                photo_inspect(Path(upload.temporary_file_path()))
+            except UnsupportedMediaType as error:
+                raise forms.ValidationError(
+                    _("This file cannot be used: %(reason)s."), params={"reason": error.details}
+                ) from None
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and cleaned.get("upload") is None and "upload" not in self.errors:
+            self.add_error("upload", _("Choose an image file (JPEG, PNG or WebP)."))
+        return cleaned
+
+
+class TemplateImageInline(admin.TabularInline):
+    model = TemplateImage
+    form = TemplateImageForm
+    fields = ("preview", "role", "upload")
+    readonly_fields = ("preview",)
+    extra = 1
+    verbose_name_plural = _("template images (style, background, face, overlay)")
+
+    @admin.display(description=_("preview"))
+    def preview(self, image: TemplateImage) -> SafeString | str:
+        if image.pk is None:
+            return NOTHING
+        url = reverse(
+            "api:slot_template_image_file", kwargs={"slot_id": image.slot_id, "image_id": image.pk}
+        )
+        return format_html(
+            '<a href="{url}" target="_blank"><img src="{url}" alt="{role}" class="template-preview"'
+            ' style="max-height: 96px; max-width: 160px"></a><br>{type}, {size} KB',
+            url=url,
+            role=image.role,
+            type=image.content_type,
+            size=max(1, image.size_bytes // 1024),
+        )
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    form = SlotForm
+    inlines = (TemplateImageInline,)
+    list_display = (
+        "id",
+        "display_name",
+        "provider",
+        "operation",
+        "is_active",
+        "last_result",
+        "done_today",
+        "failed_today",
+    )
+    list_display_links = ("id", "display_name")
+    list_per_page = 50  # all 15 slots on one page
+    fieldsets = (
+        (None, {"fields": ("id", "display_name", "is_active")}),
+        (_("Processing"), {"fields": ("provider", "operation", "settings")}),
+        (_("Limits"), {"fields": ("size_limit_mb", "max_concurrent_jobs", "on_failure")}),
+        (_("Latest results"), {"fields": ("latest_results",)}),
+        (_("Changes"), {"fields": ("version", "updated_by", "updated_at")}),
+    )
+    readonly_fields = ("id", "latest_results", "version", "updated_by", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the 15 slots come from a migration; staff only edit them
+
+    def has_delete_permission(self, request: HttpRequest, obj: Slot | None = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Slot]:
+        return super().get_queryset(request).select_related("updated_by")
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        slots = list(changelist.result_list)
+        ids = [slot.pk for slot in slots]
+        # One grouped query for the page's counts and one for its thumbnails, whatever the
+        # number of rows; the columns below read what is attached here.
+        counts = job_counts_today(slot_ids=ids)
+        latest = latest_result_job_ids(slot_ids=ids)
+        for slot in slots:
+            slot.jobs_today = counts.get(slot.pk, JobCounts())
+            slot.last_result_job_id = latest.get(slot.pk)
+        changelist.result_list = slots
+        return changelist
+
+    @admin.display(description=_("last result"))
+    def last_result(self, slot: Slot) -> SafeString | str:
+        job_id = getattr(slot, "last_result_job_id", None)
+        if job_id is None:
+            return NOTHING
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" height="48" loading="lazy"></a>',
+            reverse("admin:ingest_job_change", args=[job_id]),
+            _thumbnail_url(job_id),
+        )
+
+    @admin.display(description=_("done today"))
+    def done_today(self, slot: Slot) -> int:
+        return slot.jobs_today.done
+
+    @admin.display(description=_("failed today"))
+    def failed_today(self, slot: Slot) -> int:
+        # A timeout is a failure the booth saw too.
+        return slot.jobs_today.failed + slot.jobs_today.timeout
+
+    @admin.display(description=_("latest results"))
+    def latest_results(self, slot: Slot) -> SafeString | str:
+        jobs = slot_latest_results(slot_id=slot.pk, limit=10)
+        if not jobs:
+            return _("No results yet.")
+        return format_html(
+            '<div class="latest-results">{}</div>',
+            format_html_join(
+                "",
+                '<a href="{}" target="_blank" title="{}"><img src="{}" alt="" height="96"'
+                ' loading="lazy"></a>',
+                (
+                    (
+                        _result_url(job.pk),
+                        f"{_when(job.started_at)} · {job.get_source_display()}",
+                        _thumbnail_url(job.pk),
+                    )
+                    for job in jobs
+                ),
+            ),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Slot, form: SlotForm, change: bool) -> None:
+        slot_update(
+            slot=obj,
+            user=request.user,
+            changes={name: form.cleaned_data[name] for name in SLOT_EDITABLE_FIELDS},
+        )
+
+    def save_formset(
+        self, request: HttpRequest, form: SlotForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        # Template images are files in storage: they are added and removed by the services
+        # that keep file and row together, never by the formset's own save().
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for image_form in formset.deleted_forms:
+            if image_form.instance.pk:
+                template_image_delete(image=image_form.instance)
+                formset.deleted_objects.append(image_form.instance)
+        for image_form in formset.extra_forms:
+            if image_form.has_changed() and image_form not in formset.deleted_forms:
+                image = template_image_add(
+                    slot=form.instance,
+                    role=image_form.cleaned_data["role"],
+                    upload=image_form.cleaned_data["upload"],
+                )
+                formset.new_objects.append(image)
+
+
+# ---------------------------------------------------------------------------------------------
+# Global settings
+
+
+def _new_secret_input() -> forms.PasswordInput:
+    # "new-password" keeps the browser from filling in the staff member's own saved login.
+    return forms.PasswordInput(attrs={"autocomplete": "new-password", "size": 40})
+
+
+def _new_key_field(provider: str) -> forms.CharField:
+    return forms.CharField(
+        label=format_lazy(_("New {provider} API key"), provider=provider),
+        required=False,
+        max_length=256,
+        widget=_new_secret_input(),
+    )
+
+
+def _clear_key_field() -> forms.BooleanField:
+    return forms.BooleanField(label=_("Clear"), required=False)
+
+
+class GlobalSettingsForm(forms.ModelForm):
+    """The settings row, plus write-only inputs for the secrets: a stored password hash or
+    API key is never put in the form, so it cannot end up in the page."""
+
+    public_base_url = forms.URLField(
+        label=_("Public base URL"),
+        required=False,
+        max_length=200,
+        # Django 6 assumes https for an address typed without a scheme; so do we, today.
+        assume_scheme="https",
+        help_text=_(
+            "How guests and providers reach this server, e.g. https://booth.example.com; "
+            "empty: the address the booth used."
+        ),
+    )
+    new_ingest_password = forms.CharField(
+        label=_("New ingest password"),
+        required=False,
+        min_length=6,
+        max_length=128,
+        widget=_new_secret_input(),
+        help_text=_("The booth's password. The old one stops working as soon as you save."),
+    )
+    new_ingest_password_again = forms.CharField(
+        label=_("New ingest password (again)"),
+        required=False,
+        max_length=128,
+        widget=_new_secret_input(),
+    )
+    new_gemini_key = _new_key_field("Gemini")
+    clear_gemini_key = _clear_key_field()
+    new_turbotext_key = _new_key_field("Turbotext")
+    clear_turbotext_key = _clear_key_field()
+    new_openai_key = _new_key_field("OpenAI")
+    clear_openai_key = _clear_key_field()
+
+    class Meta:
+        model = GlobalSettings
+        fields = SETTINGS_EDITABLE_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        states = settings_overview().provider_keys
+        for provider in PROVIDER_KEY_NAMES:
+            state = states[provider]
+            if state.source == "settings":
+                status = _("Configured since %(when)s") % {"when": _when(state.configured_since)}
+            elif state.source == "environment":
+                status = _("From the environment; a key set here takes its place.")
+            else:
+                status = _("Not configured: this provider's slots fail with provider_error.")
+            self.fields[f"new_{provider}_key"].help_text = status
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password = cleaned.get("new_ingest_password", "")
+        if password != cleaned.get("new_ingest_password_again", ""):
+            self.add_error(
+                "new_ingest_password_again", _("The two passwords differ; type the same twice.")
+            )
+        for provider in PROVIDER_KEY_NAMES:
+            if cleaned.get(f"new_{provider}_key") and cleaned.get(f"clear_{provider}_key"):
+                self.add_error(
+                    f"clear_{provider}_key", _("Either enter a new key or clear it, not both.")
+                )
+        return cleaned
+
+
+@admin.register(GlobalSettings)
+class GlobalSettingsAdmin(admin.ModelAdmin):
+    form = GlobalSettingsForm
+    fieldsets = (
+        (
+            _("Booth"),
+            {"fields": ("sync_response_seconds", "max_concurrent_jobs", "strict_upload_hash")},
+        ),
+        (_("Results"), {"fields": ("result_ttl_hours", "public_base_url")}),
+        (
+            _("Ingest password"),
+            {
+                "fields": (
+                    "ingest_password_state",
+                    "new_ingest_password",
+                    "new_ingest_password_again",
+                )
+            },
+        ),
+        (
+            _("Provider API keys"),
+            {
+                "fields": (
+                    ("new_gemini_key", "clear_gemini_key"),
+                    ("new_turbotext_key", "clear_turbotext_key"),
+                    ("new_openai_key", "clear_openai_key"),
+                ),
+                "description": _("Keys are never shown back: enter a new one to replace it."),
+            },
+        ),
+    )
+    readonly_fields = ("ingest_password_state",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # there is exactly one settings row
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: GlobalSettings | None = None
+    ) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        # A list of one row is a detour: go straight to it.
+        return HttpResponseRedirect(
+            reverse("admin:slots_globalsettings_change", args=[settings_get().pk])
+        )
+
+    @admin.display(description=_("current password"))
+    def ingest_password_state(self, row: GlobalSettings) -> str:
+        state = settings_overview().ingest_password
+        if not state.set:
+            return _("Not set: the booth is refused until one is set.")
+        return _("Set on %(when)s by %(who)s.") % {
+            "when": _when(state.set_at) if state.set_at else NOTHING,
+            "who": state.set_by or NOTHING,
+        }
+
+    def save_model(
+        self, request: HttpRequest, obj: GlobalSettings, form: GlobalSettingsForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        settings_update(changes={name: data[name] for name in SETTINGS_EDITABLE_FIELDS})
+        # After settings_update, which saves the whole row: these write single columns.
+        if data["new_ingest_password"]:
+            ingest_password_set(
+                password=data["new_ingest_password"], set_by=request.user.get_username()
+            )
+        for provider in PROVIDER_KEY_NAMES:
+            if data[f"new_{provider}_key"] or data[f"clear_{provider}_key"]:
+                provider_key_set(provider=provider, key=data[f"new_{provider}_key"])
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix_shown", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    fields = ("name",)
+    ordering = ("-created_at",)
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False  # a token is created and deleted, never edited
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        tokens = super().get_queryset(request)
+        # Each staff member manages their own tokens; a superuser sees everyone's.
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    @admin.display(description=_("starts with"), ordering="prefix")
+    def prefix_shown(self, token: ApiToken) -> str:
+        return f"{token.prefix}…"
+
+    def save_model(
+        self, request: HttpRequest, obj: ApiToken, form: forms.Form, change: bool
+    ) -> None:
+        token, plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        # The admin logs and links to the object it was given: make it the created token.
+        for field in ApiToken._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(token, field.attname))
+        messages.success(
+            request,
+            _("Copy the new token now; it is not shown again: %(token)s") % {"token": plaintext},
+        )

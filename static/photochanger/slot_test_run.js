@@ -1,0 +1,155 @@
+"use strict";
+// The slot page's Test run panel. The photo goes to the staff test-run endpoint together with
+// the provider, operation and settings as they are in the form right now, so staff can try a
+// change before saving it. The answer is shown in place: leaving the page would lose the edits.
+(function () {
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) {
+      return decodeURIComponent(match[1]);
+    }
+    // With CSRF_COOKIE_HTTPONLY the cookie is hidden from scripts; the form still has it.
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function formValue(id) {
+    const field = document.getElementById(id);
+    return field ? field.value : null;
+  }
+
+  // The unsaved values; throws an Error whose message a person can act on.
+  function overrides() {
+    const raw = (formValue("id_settings") || "").trim();
+    let settings = {};
+    if (raw) {
+      try {
+        settings = JSON.parse(raw);
+      } catch (error) {
+        throw new Error("The settings are not valid JSON: " + error.message);
+      }
+    }
+    return {
+      provider: formValue("id_provider"),
+      operation: formValue("id_operation"),
+      settings: settings,
+    };
+  }
+
+  // The JSON error body as lines: "reason: details" then one line per field in "errors".
+  async function errorText(response) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      return "HTTP " + response.status + " " + response.statusText;
+    }
+    const lines = [(body.failure_reason || "error") + (body.details ? ": " + body.details : "")];
+    if (body.errors && typeof body.errors === "object") {
+      for (const [field, message] of Object.entries(body.errors)) {
+        lines.push(field + ": " + (typeof message === "string" ? message : JSON.stringify(message)));
+      }
+    }
+    return "HTTP " + response.status + " · " + lines.join("\n");
+  }
+
+  function seconds(milliseconds) {
+    return (milliseconds / 1000).toFixed(2) + " s";
+  }
+
+  function setup(panel) {
+    const photo = panel.querySelector("#test-run-photo");
+    const button = panel.querySelector("#test-run-button");
+    const answer = panel.querySelector("#test-run-answer");
+    const status = panel.querySelector("#test-run-status");
+    const image = panel.querySelector("#test-run-result");
+    let shownUrl = null;
+
+    function show(parts, isError) {
+      answer.hidden = false;
+      status.replaceChildren(...parts);
+      status.classList.toggle("test-run-error", Boolean(isError));
+    }
+
+    function jobLink(jobId) {
+      const link = document.createElement("a");
+      link.href = panel.dataset.jobUrl.replace("JOB_ID", encodeURIComponent(jobId));
+      link.textContent = jobId;
+      link.className = "test-run-job";
+      return link;
+    }
+
+    async function run() {
+      if (!photo.files.length) {
+        show(["Choose a photo first."], true);
+        return;
+      }
+      let values;
+      try {
+        values = overrides();
+      } catch (error) {
+        show([error.message], true);
+        return;
+      }
+      const form = new FormData();
+      form.append("fileToUpload", photo.files[0]);
+      form.append("overrides", JSON.stringify(values));
+      button.disabled = true;
+      show(["Running…"], false);
+      image.hidden = true;
+      const started = performance.now();
+      try {
+        const response = await fetch(panel.dataset.endpoint, {
+          method: "POST",
+          body: form,
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken() },
+        });
+        const jobId = response.headers.get("X-Job-Id");
+        if (!response.ok) {
+          const text = await errorText(response);
+          const parts = [text + "\nafter " + seconds(performance.now() - started)];
+          if (jobId) {
+            parts.push(" · job ", jobLink(jobId));
+          }
+          show(parts, true);
+          return;
+        }
+        const blob = await response.blob();
+        const took = seconds(performance.now() - started);
+        if (shownUrl) {
+          URL.revokeObjectURL(shownUrl);
+        }
+        shownUrl = URL.createObjectURL(blob);
+        image.src = shownUrl;
+        image.hidden = false;
+        const parts = ["Done in " + took];
+        if (jobId) {
+          parts.push(" · job ", jobLink(jobId));
+        }
+        const resultUrl = response.headers.get("X-Result-Url");
+        if (resultUrl) {
+          const link = document.createElement("a");
+          link.href = resultUrl;
+          link.target = "_blank";
+          link.textContent = "guest's result URL";
+          parts.push(" · ", link);
+        }
+        show(parts, false);
+      } catch (error) {
+        show(["The server could not be reached: " + error.message], true);
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    button.addEventListener("click", run);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const panel = document.getElementById("test-run");
+    if (panel) {
+      setup(panel);
+    }
+  });
+})();

@@ -1,0 +1,279 @@
+/* The stats page: figures from /api/stats/…, charts, and the live feed over WebSocket. */
+(function () {
+  "use strict";
+
+  const page = document.querySelector(".stats-page");
+  if (!page) return;
+  const labels = JSON.parse(document.getElementById("stats-labels").textContent);
+  const charts = window.PhotoChangerCharts;
+  const windowSelect = document.getElementById("stats-window");
+  const FEED_LIMIT = 50;
+  const REFRESH_MS = 15000;
+  const AFTER_EVENT_MS = 1500;
+
+  /* Formatting ----------------------------------------------------------------------------- */
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "–";
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+  }
+
+  function percent(rate) {
+    return rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)} %`;
+  }
+
+  function bytes(count) {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let value = count || 0;
+    let unit = 0;
+    while (value >= 1000 && unit < units.length - 1) {
+      value /= 1000;
+      unit += 1;
+    }
+    return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
+  }
+
+  function clock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString() : "–";
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.appendChild(td);
+    return td;
+  }
+
+  /* Figures -------------------------------------------------------------------------------- */
+
+  async function getJson(url) {
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  }
+
+  let refreshing = null;
+  let lastOverview = null;
+
+  async function refresh() {
+    if (refreshing) return refreshing;
+    const query = `?window_minutes=${encodeURIComponent(windowSelect.value)}`;
+    refreshing = Promise.all([
+      getJson(page.dataset.overviewUrl + query),
+      getJson(page.dataset.slotsUrl + query),
+    ])
+      .then(([overview, slots]) => {
+        lastOverview = overview;
+        renderTotals(overview);
+        renderCharts(overview);
+        renderFailures(overview);
+        renderSlots(slots);
+        document.getElementById("stats-updated").textContent =
+          `${labels.updated} ${new Date().toLocaleTimeString()}`;
+      })
+      .catch((error) => {
+        document.getElementById("stats-updated").textContent = String(error.message || error);
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+    return refreshing;
+  }
+
+  function renderTotals(overview) {
+    const totals = overview.totals;
+    const shown = {
+      jobs: totals.jobs,
+      done: totals.done,
+      failed: totals.failed,
+      timeouts: totals.timeouts,
+      rate_limited: totals.rate_limited,
+      in_flight: totals.in_flight,
+      success_rate: percent(totals.success_rate),
+      p50_ms: duration(totals.p50_ms),
+      p95_ms: duration(totals.p95_ms),
+      storage: bytes(overview.storage_now.total_bytes),
+    };
+    for (const [key, value] of Object.entries(shown)) {
+      const node = page.querySelector(`[data-total="${key}"]`);
+      if (node) node.textContent = String(value);
+    }
+    const kinds = Object.entries(overview.storage_now.by_kind)
+      .filter(([, size]) => size > 0)
+      .map(([kind, size]) => `${kind.replace("_", " ")} ${bytes(size)}`);
+    document.getElementById("stats-storage-kinds").textContent = kinds.join(" · ");
+  }
+
+  function renderCharts(overview) {
+    const series = overview.series;
+    const describe = (point) =>
+      `${clock(point.start)}: ${point.jobs} ${labels.jobs}, ${point.done} ${labels.done}, ` +
+      `${point.failed} ${labels.failed}, ${point.timeouts} ${labels.timeout}`;
+    charts.stackedBars(
+      document.getElementById("chart-jobs"),
+      series,
+      ["done", "failed", "timeouts"],
+      describe
+    );
+    charts.lines(
+      document.getElementById("chart-duration"),
+      series,
+      ["p50_ms", "p95_ms"],
+      duration,
+      (point) => `${clock(point.start)}: p50 ${duration(point.p50_ms)}, p95 ${duration(point.p95_ms)}`
+    );
+  }
+
+  function renderFailures(overview) {
+    const reasons = Object.entries(overview.totals.failures_by_reason);
+    const reasonsNode = document.getElementById("stats-reasons");
+    reasonsNode.textContent = "";
+    if (!reasons.length && !overview.totals.timeouts) {
+      reasonsNode.textContent = labels.no_failures;
+    }
+    for (const [reason, count] of reasons) {
+      const chip = document.createElement("span");
+      chip.className = "stats-chip";
+      chip.textContent = `${reason} ${count}`;
+      reasonsNode.appendChild(chip);
+    }
+    if (overview.totals.timeouts) {
+      const chip = document.createElement("span");
+      chip.className = "stats-chip warn";
+      chip.textContent = `${labels.timeout} ${overview.totals.timeouts}`;
+      reasonsNode.appendChild(chip);
+    }
+    const body = document.querySelector("#stats-failures tbody");
+    body.textContent = "";
+    for (const failure of overview.recent_failures) {
+      const row = document.createElement("tr");
+      cell(row, clock(failure.finished_at || failure.started_at));
+      cell(row, failure.slot_id);
+      cell(row, failure.failure_reason || failure.status);
+      cell(row, failure.http_status ?? "–", "num");
+      cell(row, duration(failure.duration_ms), "num");
+      body.appendChild(row);
+    }
+  }
+
+  function renderSlots(data) {
+    const body = document.querySelector("#stats-slots tbody");
+    body.textContent = "";
+    for (const slot of data.slots) {
+      const row = document.createElement("tr");
+      row.dataset.slot = slot.slot_id;
+      if (!slot.is_active) row.className = "inactive";
+      const name = cell(row, "");
+      const strong = document.createElement("strong");
+      strong.textContent = slot.slot_id;
+      name.appendChild(strong);
+      name.appendChild(document.createTextNode(` ${slot.display_name}`));
+      cell(row, slot.jobs, "num");
+      cell(row, slot.done, "num");
+      cell(row, slot.failed, "num");
+      cell(row, slot.timeouts, "num");
+      cell(row, slot.rate_limited, "num");
+      cell(row, percent(slot.success_rate), "num");
+      cell(row, duration(slot.p50_ms), "num");
+      cell(row, duration(slot.p95_ms), "num");
+      cell(row, bytes(slot.window_storage.total_bytes), "num");
+      body.appendChild(row);
+    }
+  }
+
+  /* Live feed ------------------------------------------------------------------------------ */
+
+  const feed = document.getElementById("stats-feed");
+  const liveBadge = document.getElementById("stats-live");
+  let refreshTimer = null;
+
+  function setLive(state) {
+    liveBadge.dataset.state = state;
+    liveBadge.textContent = labels[state] || state;
+  }
+
+  function addToFeed(job) {
+    document.getElementById("stats-feed-empty").hidden = true;
+    const item = document.createElement("li");
+    item.className = `stats-feed-item ${job.status}`;
+    item.dataset.jobId = job.id;
+    if (job.thumbnail_url) {
+      const link = document.createElement("a");
+      link.href = job.result_url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      const image = document.createElement("img");
+      image.src = job.thumbnail_url;
+      image.alt = "";
+      image.width = 64;
+      image.height = 64;
+      link.appendChild(image);
+      item.appendChild(link);
+    } else {
+      const placeholder = document.createElement("span");
+      placeholder.className = "stats-feed-placeholder";
+      placeholder.textContent = job.http_status ? String(job.http_status) : "!";
+      item.appendChild(placeholder);
+    }
+    const text = document.createElement("div");
+    const title = document.createElement("strong");
+    title.textContent = job.slot_id;
+    const badge = document.createElement("span");
+    badge.className = `stats-badge ${job.status}`;
+    badge.textContent = labels[job.status] || job.status;
+    text.append(title, " ", badge);
+    const details = document.createElement("div");
+    details.className = "stats-muted";
+    const parts = [clock(job.finished_at), duration(job.duration_ms), labels[job.source] || job.source];
+    if (job.failure_reason) parts.push(job.failure_reason);
+    details.textContent = parts.join(" · ");
+    text.appendChild(details);
+    item.appendChild(text);
+    feed.prepend(item);
+    while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+  }
+
+  function connect(attempt) {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${window.location.host}${page.dataset.socketPath}`);
+    setLive("connecting");
+    socket.addEventListener("open", () => {
+      attempt = 0;
+      setLive("live");
+    });
+    socket.addEventListener("message", (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type !== "job.finished") return;
+      addToFeed(event.job);
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(refresh, AFTER_EVENT_MS);
+    });
+    socket.addEventListener("close", () => {
+      setLive("offline");
+      const delay = Math.min(30000, 1000 * Math.pow(2, attempt));
+      setTimeout(() => connect(attempt + 1), delay);
+    });
+  }
+
+  /* Start ---------------------------------------------------------------------------------- */
+
+  windowSelect.addEventListener("change", () => {
+    const url = new URL(window.location.href);
+    url.searchParams.set("window", windowSelect.value);
+    window.history.replaceState(null, "", url);
+    refresh();
+  });
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => lastOverview && renderCharts(lastOverview), 200);
+  });
+  refresh();
+  setInterval(() => document.hidden || refresh(), REFRESH_MS);
+  connect(0);
+})();

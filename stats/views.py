@@ -1,0 +1,202 @@
+"""Pages of the stats app: the staff's stats page, the public event gallery, and /metrics."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import uuid
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from media.selectors import media_bytes
+from media.services import thumbnail_for_job
+from photochanger.errors import InvalidRequest, RateLimited
+from photochanger.responses import error_response, json_response
+from photochanger.throttle import client_address
+from stats.metrics import CONTENT_TYPE, metrics_text
+from stats.selectors import (
+    GALLERY_CACHE_SECONDS,
+    GallerySnapshot,
+    gallery_shared_until,
+    gallery_snapshot,
+)
+from stats.services import gallery_request_admit, gallery_share, gallery_stop
+
+WINDOW_CHOICES = [
+    (5, "5 min"),
+    (15, "15 min"),
+    (60, "1 h"),
+    (360, "6 h"),
+    (1440, "1 day"),
+    (4320, "3 days"),
+]
+DEFAULT_WINDOW_MINUTES = 60
+SHARE_CHOICES = [15, 30, 60, 120, 240, 480]
+GALLERY_REFRESH_SECONDS = 10
+_THUMBNAIL_CACHE_SECONDS = 300
+# Thumbnails are made on first request; one at a time, so a crowd opening the gallery together
+# does not render (and store) the same thumbnail many times over.
+_thumbnail_lock = threading.Lock()
+
+
+@staff_member_required
+@require_GET
+def stats_page(request: HttpRequest) -> HttpResponse:
+    window = request.GET.get("window", "")
+    known = {str(minutes): minutes for minutes, _label in WINDOW_CHOICES}
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Statistics and live jobs"),
+        "window_choices": WINDOW_CHOICES,
+        "window_minutes": known.get(window, DEFAULT_WINDOW_MINUTES),
+        "share_choices": SHARE_CHOICES,
+        "gallery_shared_until": gallery_shared_until(),
+        "labels": _page_labels(),
+    }
+    return render(request, "stats/stats_page.html", context)
+
+
+@staff_member_required
+@require_POST
+def gallery_sharing(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("action") == "stop":
+        gallery_stop(user=request.user)
+        messages.success(request, _("The gallery is no longer shared."))
+    else:
+        try:
+            minutes = int(request.POST.get("minutes", ""))
+            gallery_share(minutes=minutes, user=request.user)
+        except (ValueError, InvalidRequest):
+            messages.error(request, _("Choose how many minutes to share the gallery for."))
+        else:
+            messages.success(request, _("The gallery is shared for %d minutes.") % minutes)
+    return redirect("stats:page")
+
+
+@require_GET
+def gallery_page(request: HttpRequest) -> HttpResponse:
+    try:
+        gallery_request_admit(client=client_address(request))
+    except RateLimited as error:
+        page = render(request, "stats/gallery_closed.html", {"too_many": True}, status=429)
+        return _too_many(page, error)
+    snapshot = gallery_snapshot()
+    if snapshot is None:
+        return render(request, "stats/gallery_closed.html", status=403)
+    context = {"gallery": _gallery_json(snapshot), "refresh_seconds": GALLERY_REFRESH_SECONDS}
+    response = render(request, "stats/gallery.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def gallery_data(request: HttpRequest) -> JsonResponse:
+    try:
+        gallery_request_admit(client=client_address(request))
+    except RateLimited as error:
+        return error_response(error)
+    snapshot = gallery_snapshot()
+    if snapshot is None:
+        return _not_shared()
+    response = json_response(_gallery_json(snapshot), status=200)
+    response["Cache-Control"] = f"public, max-age={GALLERY_CACHE_SECONDS}"
+    return response
+
+
+@require_GET
+def gallery_thumbnail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    try:
+        gallery_request_admit(client=client_address(request), images=True)
+    except RateLimited as error:
+        return error_response(error)
+    snapshot = gallery_snapshot()
+    if snapshot is None:
+        return _not_shared()
+    if str(job_id) not in snapshot.job_ids:
+        return json_response({"status": "error", "failure_reason": "result_not_found"}, status=404)
+    key = f"stats:gallery:thumbnail:{job_id}"
+    data = cache.get(key)
+    if data is None:
+        with _thumbnail_lock:
+            thumbnail = thumbnail_for_job(job_id=job_id)
+            data = media_bytes(thumbnail) if thumbnail is not None else b""
+        cache.set(key, data, timeout=_THUMBNAIL_CACHE_SECONDS)
+    if not data:
+        return json_response({"status": "error", "failure_reason": "result_not_found"}, status=404)
+    response = HttpResponse(data, content_type="image/webp")
+    # Only this device keeps it: the photos are guests', not for shared proxies.
+    response["Cache-Control"] = "private, max-age=600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    response = HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _page_labels() -> dict[str, str]:
+    """Words the page's script shows, in the staff member's language."""
+    return {
+        "done": _("done"),
+        "failed": _("failed"),
+        "timeout": _("timeout"),
+        "pending": _("pending"),
+        "ingest": _("booth"),
+        "test_run": _("test run"),
+        "live": _("live"),
+        "connecting": _("connecting…"),
+        "offline": _("offline, reconnecting…"),
+        "updated": _("updated"),
+        "no_failures": _("No failures in this window."),
+        "no_data": _("No jobs in this window."),
+        "jobs": _("jobs"),
+    }
+
+
+def _gallery_json(snapshot: GallerySnapshot) -> dict[str, object]:
+    return {
+        "shared_until": snapshot.shared_until.isoformat(),
+        "refresh_seconds": GALLERY_REFRESH_SECONDS,
+        "slots": [
+            {
+                "slot_id": slot.slot_id,
+                "display_name": slot.display_name,
+                "results": [
+                    {
+                        "job_id": result.job_id,
+                        "finished_at": result.finished_at.isoformat(),
+                        "thumbnail_url": f"/gallery/thumbnails/{result.job_id}",
+                        "result_url": f"/public/results/{result.job_id}",
+                    }
+                    for result in slot.results
+                ],
+            }
+            for slot in snapshot.slots
+        ],
+    }
+
+
+def _not_shared() -> JsonResponse:
+    return json_response({"status": "error", "failure_reason": "gallery_not_shared"}, status=403)
+
+
+def _too_many(response: HttpResponse, error: RateLimited) -> HttpResponse:
+    response["Retry-After"] = str(error.retry_after)
+    return response

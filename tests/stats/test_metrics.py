@@ -1,0 +1,136 @@
+"""GET /metrics: Prometheus text format, values from the database."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from ingest.models import JobSource, JobStatus
+from media.models import MediaKind
+from stats.metrics import CONTENT_TYPE, metrics_cache_clear
+from tests.stats.conftest import make_job, make_media
+
+pytestmark = pytest.mark.usefixtures("slots")
+
+# name{labels} value, as the text format 0.0.4 writes a sample.
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-z_]+="[^"\\]*",?)*\})? (\S+)$')
+
+
+def samples(text: str) -> dict[str, float]:
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        assert match, f"not a sample line: {line!r}"
+        found[line.rsplit(" ", 1)[0]] = float(match.group(4))
+    return found
+
+
+@pytest.fixture
+def some_jobs(slots: None) -> None:
+    now = timezone.now()
+    first = make_job("slot-001", started_at=now - timedelta(days=5), duration_ms=80)
+    make_job("slot-001", started_at=now - timedelta(minutes=1), duration_ms=1500)
+    make_job("slot-001", started_at=now, duration_ms=48000)
+    make_job(
+        "slot-001",
+        started_at=now,
+        status=JobStatus.TIMEOUT,
+        failure_reason="provider_timeout",
+        http_status=504,
+        duration_ms=48001,
+    )
+    make_job(
+        "slot-002",
+        started_at=now,
+        status=JobStatus.FAILED,
+        failure_reason="rate_limited",
+        http_status=429,
+        duration_ms=2,
+    )
+    make_job("slot-002", started_at=now, source=JobSource.TEST_RUN, duration_ms=300)
+    make_job("slot-003", started_at=now, status=JobStatus.PENDING)
+    make_media(first, MediaKind.RESULT, 5000, name="results/first.jpg")
+    make_media(first, MediaKind.THUMBNAIL, 700, name="thumbnails/first.webp")
+
+
+def test_metrics_are_in_the_prometheus_text_format(some_jobs: None) -> None:
+    response = Client().get("/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == CONTENT_TYPE
+    text = response.content.decode()
+    assert text.endswith("\n")
+    assert "# TYPE photochanger_ingest_jobs_total counter" in text
+    assert "# TYPE photochanger_job_duration_seconds histogram" in text
+    assert "# TYPE photochanger_media_bytes gauge" in text
+    assert "# TYPE photochanger_jobs_in_flight gauge" in text
+    samples(text)  # every other line is a well-formed sample
+
+
+def test_jobs_total_by_slot_source_and_outcome(some_jobs: None) -> None:
+    values = samples(Client().get("/metrics").content.decode())
+
+    total = "photochanger_ingest_jobs_total"
+    assert values[f'{total}{{slot="slot-001",source="ingest",outcome="done"}}'] == 3
+    assert values[f'{total}{{slot="slot-001",source="ingest",outcome="timeout"}}'] == 1
+    assert values[f'{total}{{slot="slot-002",source="ingest",outcome="rate_limited"}}'] == 1
+    assert values[f'{total}{{slot="slot-002",source="test_run",outcome="done"}}'] == 1
+    assert not any("slot-003" in key for key in values if key.startswith(total))
+
+
+def test_duration_histogram_is_cumulative_per_slot(some_jobs: None) -> None:
+    values = samples(Client().get("/metrics").content.decode())
+
+    bucket = "photochanger_job_duration_seconds_bucket"
+    # slot-001: 0.08 s, 1.5 s, 48 s, 48.001 s.
+    assert values[f'{bucket}{{slot="slot-001",le="0.1"}}'] == 1
+    assert values[f'{bucket}{{slot="slot-001",le="1"}}'] == 1
+    assert values[f'{bucket}{{slot="slot-001",le="2.5"}}'] == 2
+    assert values[f'{bucket}{{slot="slot-001",le="48"}}'] == 3
+    assert values[f'{bucket}{{slot="slot-001",le="60"}}'] == 4
+    assert values[f'{bucket}{{slot="slot-001",le="+Inf"}}'] == 4
+    assert values['photochanger_job_duration_seconds_count{slot="slot-001"}'] == 4
+    assert values['photochanger_job_duration_seconds_sum{slot="slot-001"}'] == pytest.approx(97.581)
+    # slot-002: 0.002 s and 0.3 s, the test run included.
+    assert values[f'{bucket}{{slot="slot-002",le="0.25"}}'] == 1
+    assert values['photochanger_job_duration_seconds_count{slot="slot-002"}'] == 2
+
+
+def test_media_bytes_and_jobs_in_flight(some_jobs: None) -> None:
+    values = samples(Client().get("/metrics").content.decode())
+
+    assert values['photochanger_media_bytes{kind="result"}'] == 5000
+    assert values['photochanger_media_bytes{kind="thumbnail"}'] == 700
+    assert values['photochanger_media_bytes{kind="provider_media"}'] == 0
+    assert values["photochanger_jobs_in_flight"] == 1
+
+
+def test_metrics_are_cached_for_a_few_seconds(some_jobs: None) -> None:
+    before = Client().get("/metrics").content
+    make_job("slot-004", started_at=timezone.now(), duration_ms=10)
+
+    assert Client().get("/metrics").content == before
+    metrics_cache_clear()
+    assert b'slot="slot-004"' in Client().get("/metrics").content
+
+
+@override_settings(METRICS_TOKEN="scrape-token-123")
+def test_token_when_configured_is_required(slots: None) -> None:
+    assert Client().get("/metrics").status_code == 401
+    wrong = Client().get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong["WWW-Authenticate"].startswith("Bearer")
+    right = Client().get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    assert right.status_code == 200
+
+
+def test_empty_database_still_answers_every_family(slots: None) -> None:
+    text = Client().get("/metrics").content.decode()
+    assert "photochanger_jobs_in_flight 0" in text
+    assert 'photochanger_media_bytes{kind="result"} 0' in text
