@@ -13,6 +13,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from media.services import media_file_delete, template_image_file_save
@@ -177,9 +178,11 @@ def slot_update(*, slot: Slot, user: object, changes: dict) -> Slot:
     )
     if problems:
         raise SlotSettingsInvalid(problems)
-    slot.version += 1
+    # Counted in the database, so two staff saving at once still get two versions.
+    slot.version = F("version") + 1
     slot.updated_by = user
     slot.save()
+    slot.refresh_from_db(fields=["version"])
     return slot
 
 
