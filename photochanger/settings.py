@@ -128,7 +128,12 @@ else:
     # Under ASGI each request runs its sync code in a thread of its own, so connections are
     # borrowed from a pool instead of kept per thread (Django's advice for async servers).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 20}
+    # A connection that cannot be had within 10 s will not come in time for a guest either.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": 20,
+        "timeout": 10,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
