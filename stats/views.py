@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from media.selectors import media_bytes
@@ -30,12 +31,12 @@ from stats.selectors import (
 from stats.services import gallery_request_admit, gallery_share, gallery_stop
 
 WINDOW_CHOICES = [
-    (5, "5 min"),
-    (15, "15 min"),
-    (60, "1 h"),
-    (360, "6 h"),
-    (1440, "1 day"),
-    (4320, "3 days"),
+    (5, gettext_lazy("5 minutes")),
+    (15, gettext_lazy("15 minutes")),
+    (60, gettext_lazy("1 hour")),
+    (360, gettext_lazy("6 hours")),
+    (1440, gettext_lazy("1 day")),
+    (4320, gettext_lazy("3 days")),
 ]
 DEFAULT_WINDOW_MINUTES = 60
 SHARE_CHOICES = [15, 30, 60, 120, 240, 480]

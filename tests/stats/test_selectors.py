@@ -13,6 +13,7 @@ p50 sits at position 0.5 * 8 = 4 → 1000; p95 at 0.95 * 8 = 7.6 → 4000 + 0.6 
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -235,3 +236,31 @@ def test_window_outside_the_allowed_range_is_refused() -> None:
         stats_overview(window_minutes=4, now=NOW)
     with pytest.raises(ValueError, match="window_minutes"):
         stats_slots(window_minutes=4321, now=NOW)
+
+
+def percentile_cont(values: list[int], fraction: float) -> float:
+    """The reference: linear interpolation between the two nearest ranks."""
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (position - lower) * (ordered[upper] - ordered[lower])
+
+
+def test_percentiles_per_slot_match_the_reference_on_random_durations() -> None:
+    rng = random.Random(7)
+    durations: dict[str, list[int]] = {}
+    for slot_number, count in ((1, 1), (2, 2), (3, 17), (4, 100)):
+        slot_id = f"slot-{slot_number:03d}"
+        durations[slot_id] = [rng.randint(1, 60000) for _ in range(count)]
+        for duration in durations[slot_id]:
+            make_job(slot_id, started_at=ago(rng.uniform(0.1, 59)), duration_ms=duration)
+
+    by_slot = {slot.slot_id: slot for slot in stats_slots(window_minutes=60, now=NOW).slots}
+
+    for slot_id, values in durations.items():
+        assert by_slot[slot_id].p50_ms == pytest.approx(percentile_cont(values, 0.5), abs=0.05)
+        assert by_slot[slot_id].p95_ms == pytest.approx(percentile_cont(values, 0.95), abs=0.05)
+    every = [value for values in durations.values() for value in values]
+    totals = stats_overview(window_minutes=60, now=NOW).totals
+    assert totals.p95_ms == pytest.approx(percentile_cont(every, 0.95), abs=0.05)
