@@ -86,11 +86,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("duration"), ordering="duration_ms")
     def duration(self, job: Job) -> str:
-        return NOTHING if job.duration_ms is None else f"{job.duration_ms} ms"
+        return NOTHING if job.duration_ms is None else _("%(ms)s ms") % {"ms": job.duration_ms}
 
     @admin.display(description=_("provider time"))
     def provider_time(self, job: Job) -> str:
-        return NOTHING if job.provider_ms is None else f"{job.provider_ms} ms"
+        return NOTHING if job.provider_ms is None else _("%(ms)s ms") % {"ms": job.provider_ms}
 
     @admin.display(description=_("result"))
     def result(self, job: Job) -> SafeString | str:

@@ -22,32 +22,41 @@ class JobStatus(models.TextChoices):
 
 class Job(models.Model):
     # UUID4: the id is part of the guest's public URL, so it must be unguessable.
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    slot = models.ForeignKey("slots.Slot", on_delete=models.PROTECT, related_name="jobs")
-    source = models.CharField(max_length=16, choices=JobSource.choices, default=JobSource.INGEST)
-    provider = models.CharField(max_length=16)
-    operation = models.CharField(max_length=40, blank=True)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
-    failure_reason = models.CharField(max_length=40, blank=True)
-    failure_details = models.CharField(max_length=500, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    fallback_original = models.BooleanField(default=False)
-    started_at = models.DateTimeField()
-    deadline_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    provider_ms = models.PositiveIntegerField(null=True, blank=True)
-    upload_filename = models.CharField(max_length=255, blank=True)
-    upload_size = models.PositiveIntegerField(null=True, blank=True)
-    upload_content_type = models.CharField(max_length=32, blank=True)
-    upload_sha256 = models.CharField(max_length=64, blank=True)
-    upload_hash = models.CharField(max_length=128, blank=True)
-    upload_hash_matches = models.BooleanField(null=True, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    result_expires_at = models.DateTimeField(null=True, blank=True)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    slot = models.ForeignKey(
+        "slots.Slot", on_delete=models.PROTECT, related_name="jobs", verbose_name=_("slot")
+    )
+    source = models.CharField(
+        _("source"), max_length=16, choices=JobSource.choices, default=JobSource.INGEST
+    )
+    provider = models.CharField(_("provider"), max_length=16)
+    operation = models.CharField(_("operation"), max_length=40, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING
+    )
+    # The API's failure_reason code (provider_error, …): shown as is, never translated.
+    failure_reason = models.CharField(_("failure reason"), max_length=40, blank=True)
+    failure_details = models.CharField(_("failure details"), max_length=500, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    fallback_original = models.BooleanField(_("original sent instead"), default=False)
+    started_at = models.DateTimeField(_("started at"))
+    deadline_at = models.DateTimeField(_("deadline"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    provider_ms = models.PositiveIntegerField(_("provider time (ms)"), null=True, blank=True)
+    upload_filename = models.CharField(_("file name"), max_length=255, blank=True)
+    upload_size = models.PositiveIntegerField(_("size (bytes)"), null=True, blank=True)
+    upload_content_type = models.CharField(_("content type"), max_length=32, blank=True)
+    upload_sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    upload_hash = models.CharField(_("hash sent by the booth"), max_length=128, blank=True)
+    upload_hash_matches = models.BooleanField(_("hash matches"), null=True, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    result_expires_at = models.DateTimeField(_("result kept until"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         indexes = [
             # stats.selectors (totals, per slot, over time) and /metrics: a window of jobs read
             # from the index alone, without visiting the table (bench/stats.py: 3-day windows

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import translation
 
 from ingest.background import job_finished, run_after_answer, upload_keep_open
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
@@ -177,7 +178,10 @@ def test_run_admit(
     slot = slot_get(slot_id=slot_id)
     if slot is None:
         raise SlotNotFound(f"there is no slot {slot_id!r}")
-    slot = slot_with_overrides(slot=slot, overrides=overrides)
+    # What is wrong with the overrides is worded for the staff member, in the language
+    # LocaleMiddleware chose; its activation does not follow the work onto this thread.
+    with translation.override(getattr(request, "LANGUAGE_CODE", None)):
+        slot = slot_with_overrides(slot=slot, overrides=overrides)
     form = _form_read(request)
     if form.upload is not None:
         form.upload.metadata.pop("overrides", None)  # the test run's own field, not metadata

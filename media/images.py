@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from django.utils.translation import gettext_noop
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photochanger.errors import UnsupportedMediaType
@@ -47,7 +48,11 @@ class PhotoInfo:
 
 def photo_inspect(path: Path) -> PhotoInfo:
     """Describe the photo at ``path``; raise UnsupportedMediaType unless it is a whole JPEG,
-    PNG or WebP of a sane size."""
+    PNG or WebP of a sane size.
+
+    The details stay English (the booth's answer); they are only marked for translation so the
+    admin can word them in the staff member's language when a template image is refused.
+    """
     try:
         with Image.open(path, formats=list(CONTENT_TYPES)) as image:
             info = PhotoInfo(
@@ -57,21 +62,22 @@ def photo_inspect(path: Path) -> PhotoInfo:
                 orientation=_orientation(image),
             )
             if info.width * info.height > MAX_PIXELS:
-                raise UnsupportedMediaType("the image has too many pixels")
+                raise UnsupportedMediaType(gettext_noop("the image has too many pixels"))
         if info.format == "PNG":
             # verify() must come straight after open; it walks every chunk and its CRC.
             with Image.open(path, formats=["PNG"]) as image:
                 image.verify()
     except UnidentifiedImageError:
-        raise UnsupportedMediaType("the file is not a JPEG, PNG or WebP image") from None
+        not_an_image = gettext_noop("the file is not a JPEG, PNG or WebP image")
+        raise UnsupportedMediaType(not_an_image) from None
     except Image.DecompressionBombError:
-        raise UnsupportedMediaType("the image has too many pixels") from None
+        raise UnsupportedMediaType(gettext_noop("the image has too many pixels")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise UnsupportedMediaType(f"the image is damaged: {error}") from None
     if info.format == "JPEG" and not _jpeg_is_whole(path):
-        raise UnsupportedMediaType("the JPEG image is truncated")
+        raise UnsupportedMediaType(gettext_noop("the JPEG image is truncated"))
     if info.format == "WEBP" and not _riff_is_whole(path):
-        raise UnsupportedMediaType("the WebP image is truncated")
+        raise UnsupportedMediaType(gettext_noop("the WebP image is truncated"))
     return info
 
 

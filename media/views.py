@@ -18,6 +18,7 @@ from django.utils.translation import gettext, ngettext
 from media.selectors import guest_result
 from photochanger.errors import ResultExpired, ResultNotFound
 from photochanger.executors import run_database_work, run_image_work
+from photochanger.languages import public_page_language
 
 # How the QR code is drawn: scaled by CSS, and on white so it scans on a dark screen too.
 QR_SVG_OPTIONS = {"omitsize": True, "light": "#fff", "svgclass": "qr"}
@@ -87,8 +88,9 @@ def time_left_text(remaining: timedelta) -> str:
 def _page(
     request: HttpRequest, template: str, context: dict[str, object], status: int = 200
 ) -> HttpResponse:
-    # No LocaleMiddleware on this path: the guest's browser language is read here.
-    language = translation.get_language_from_request(request)
+    # No LocaleMiddleware on this path: the guest's ?lang= choice or browser language is read
+    # here, and no cookie is set.
+    language = public_page_language(request)
     with translation.override(language):
         response = HttpResponse(render_to_string(template, context), status=status)
     for header, value in _PAGE_HEADERS.items():

@@ -2,6 +2,11 @@
 
 Services raise a narrow subclass; the single handler in ``photochanger.api`` turns it into the
 documented JSON body ``{"status", "failure_reason", "details", "retry_after"}``.
+
+Neither ``failure_reason`` nor ``details`` is translated: the codes are the API's contract, and
+the booth's operators read the details in its logs, in English. The one exception is
+SlotSettingsInvalid from the staff API: what is wrong with a slot's settings is worded in the
+staff member's language (their language cookie or browser), as staff read it on the slot page.
 """
 
 from __future__ import annotations

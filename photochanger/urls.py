@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The guest page, before the API's catch-all. Anything under r/ gets its friendly 404.
     re_path(r"^r/(?P<job_id>.*?)/?$", result_page, name="guest_result_page"),
+    # Django's set_language (POST /i18n/setlang/): the admin's English / Русский switch.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", api.urls),
 ]
 

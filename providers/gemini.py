@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from django.utils import translation
+from django.utils.translation import gettext
 from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, image_format
@@ -100,7 +102,9 @@ class GeminiProvider:
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
         problems = {}
         if operation not in self.operations:
-            problems[""] = f"Gemini has no operation “{operation}”; use “generate”."
+            problems[""] = gettext("Gemini has no operation “%(operation)s”; use “generate”.") % {
+                "operation": operation
+            }
         _, setting_problems = _settings_read(settings)
         return problems | setting_problems
 
@@ -140,7 +144,10 @@ def _options(settings: dict) -> _Options:
     """The options of a call. Without a prompt, a usable model or base URL there is no call; an
     optional setting that is wrong (saved before it was checked) is left out instead, so guests
     still get an image."""
-    options, problems = _settings_read(settings)
+    # The problems become the job's failure details, which stay English (the booth's operators
+    # read them in logs) even when a staff member's test run is served in another language.
+    with translation.override(None):
+        options, problems = _settings_read(settings)
     if options is None:
         raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
     return options
@@ -148,52 +155,51 @@ def _options(settings: dict) -> _Options:
 
 def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
     """The slot's settings as call options, and what is wrong with them by setting name, worded
-    for event staff. The options are None when a setting in ``_REQUIRED`` is wrong; any other
-    wrong setting falls back to its default."""
+    for event staff (in the active language). The options are None when a setting in
+    ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
     problems: dict[str, str] = {}
     prompt = _text(settings, "prompt")
     if not prompt:
-        problems["prompt"] = "The prompt is required for Gemini."
+        problems["prompt"] = gettext("The prompt is required for Gemini.")
     # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
     model = (_text(settings, "model") or DEFAULT_MODEL).removeprefix("models/")
     if not _MODEL_NAME.fullmatch(model):
-        problems["model"] = (
-            f"“{model}” is not a Gemini model name: use letters, digits, dots, dashes "
-            f"and underscores only, such as {DEFAULT_MODEL}."
-        )
+        problems["model"] = gettext(
+            "“%(model)s” is not a Gemini model name: use letters, digits, dots, dashes "
+            "and underscores only, such as %(example)s."
+        ) % {"model": model, "example": DEFAULT_MODEL}
     base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
     if not _is_http_url(base_url):
-        problems["base_url"] = (
-            f"The base URL must be an http:// or https:// address, such as {DEFAULT_BASE_URL}."
-        )
+        problems["base_url"] = gettext(
+            "The base URL must be an http:// or https:// address, such as %(example)s."
+        ) % {"example": DEFAULT_BASE_URL}
     aspect_ratio = _text(settings, "aspect_ratio")
     if aspect_ratio and aspect_ratio not in ASPECT_RATIOS:
-        problems["aspect_ratio"] = (
-            f"The aspect ratio must be one of {', '.join(ASPECT_RATIOS)}; "
-            "leave it empty to let Gemini choose."
-        )
+        problems["aspect_ratio"] = gettext(
+            "The aspect ratio must be one of %(choices)s; leave it empty to let Gemini choose."
+        ) % {"choices": ", ".join(ASPECT_RATIOS)}
         aspect_ratio = ""
     # Google refuses a lowercase "k"; staff need not know that.
     image_size = _text(settings, "image_size").upper()
     if image_size and image_size not in IMAGE_SIZES:
-        problems["image_size"] = (
-            f"The image size must be one of {', '.join(IMAGE_SIZES)}; leave it empty for 1K."
-        )
+        problems["image_size"] = gettext(
+            "The image size must be one of %(choices)s; leave it empty for 1K."
+        ) % {"choices": ", ".join(IMAGE_SIZES)}
         image_size = ""
     elif image_size and not _takes_image_size(model):
         # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
-        problems["image_size"] = (
-            f"The image size works only with Gemini 3 models (such as "
-            f"gemini-3-pro-image-preview); leave it empty for {model}."
-        )
+        problems["image_size"] = gettext(
+            "The image size works only with Gemini 3 models (such as "
+            "gemini-3-pro-image-preview); leave it empty for %(model)s."
+        ) % {"model": model}
         image_size = ""
     max_attempts = settings.get("max_attempts")
     if max_attempts is None or max_attempts == "":
         max_attempts = DEFAULT_MAX_ATTEMPTS
     elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
-        problems["max_attempts"] = (
-            f"The number of attempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}."
-        )
+        problems["max_attempts"] = gettext(
+            "The number of attempts must be a whole number from 1 to %(limit)s."
+        ) % {"limit": MAX_ATTEMPTS_LIMIT}
         max_attempts = _lenient_attempts(max_attempts)
     if problems.keys() & set(_REQUIRED):
         return None, problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+from django.utils.translation import gettext
 from PIL import Image, ImageOps
 
 from media.images import open_upright
@@ -62,16 +63,19 @@ class LocalProvider:
         return operation == "frame"
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        # Shown to staff on the slot page: worded in their language when asked.
         problems = {}
         if operation not in _OPERATIONS:
-            problems[""] = f"The local provider can do: {', '.join(_OPERATIONS)}."
+            problems[""] = gettext("The local provider can do: %(operations)s.") % {
+                "operations": ", ".join(_OPERATIONS)
+            }
         if "bits" in settings and not _int_between(settings["bits"], 1, 8):
-            problems["bits"] = "bits must be a whole number from 1 to 8."
+            problems["bits"] = gettext("bits must be a whole number from 1 to 8.")
         if "quality" in settings and not _int_between(settings["quality"], 1, 100):
-            problems["quality"] = "quality must be a whole number from 1 to 100."
+            problems["quality"] = gettext("quality must be a whole number from 1 to 100.")
         wanted = settings.get("output_format")
         if wanted is not None and str(wanted).lower() not in OUTPUT_FORMATS:
-            problems["output_format"] = "output_format must be jpeg, png or webp."
+            problems["output_format"] = gettext("output_format must be jpeg, png or webp.")
         return problems
 
     async def process(self, request: ProviderRequest) -> ProviderResult:

@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from django.utils import translation
+from django.utils.translation import gettext
 from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS, image_format
@@ -110,7 +112,9 @@ class OpenAIProvider:
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
         problems = {}
         if operation not in self.operations:
-            problems[""] = f"OpenAI has no operation “{operation}”; use “edit”."
+            problems[""] = gettext("OpenAI has no operation “%(operation)s”; use “edit”.") % {
+                "operation": operation
+            }
         _, setting_problems = _settings_read(settings)
         return problems | setting_problems
 
@@ -153,7 +157,10 @@ def _options(settings: dict) -> _Options:
     """The options of a call. Without a prompt, a usable model or base URL there is no call; an
     optional setting that is wrong (saved before it was checked) falls back to its default
     instead, so guests still get an image."""
-    options, problems = _settings_read(settings)
+    # The problems become the job's failure details, which stay English (the booth's operators
+    # read them in logs) even when a staff member's test run is served in another language.
+    with translation.override(None):
+        options, problems = _settings_read(settings)
     if options is None:
         raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
     return options
@@ -161,49 +168,50 @@ def _options(settings: dict) -> _Options:
 
 def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
     """The slot's settings as call options, and what is wrong with them by setting name, worded
-    for event staff. The options are None when a setting in ``_REQUIRED`` is wrong; any other
-    wrong setting falls back to its default."""
+    for event staff (in the active language). The options are None when a setting in
+    ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
     problems: dict[str, str] = {}
     prompt = _text(settings, "prompt")
     if not prompt:
-        problems["prompt"] = "The prompt is required for OpenAI."
+        problems["prompt"] = gettext("The prompt is required for OpenAI.")
     model = _text(settings, "model") or DEFAULT_MODEL
     if not _MODEL_NAME.fullmatch(model):
-        problems["model"] = (
-            f"“{model}” is not an OpenAI model name: use letters, digits, dots, dashes "
-            f"and underscores only, such as {DEFAULT_MODEL}."
-        )
+        problems["model"] = gettext(
+            "“%(model)s” is not an OpenAI model name: use letters, digits, dots, dashes "
+            "and underscores only, such as %(example)s."
+        ) % {"model": model, "example": DEFAULT_MODEL}
     base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
     if not _is_http_url(base_url):
-        problems["base_url"] = (
-            f"The base URL must be an http:// or https:// address, such as {DEFAULT_BASE_URL}."
-        )
+        problems["base_url"] = gettext(
+            "The base URL must be an http:// or https:// address, such as %(example)s."
+        ) % {"example": DEFAULT_BASE_URL}
     # OpenAI wants lowercase values; staff need not know that.
     size = _text(settings, "size").lower()
     if size and size not in SIZES:
-        problems["size"] = f"The size must be one of {', '.join(SIZES)}; leave it empty for auto."
+        problems["size"] = gettext(
+            "The size must be one of %(choices)s; leave it empty for auto."
+        ) % {"choices": ", ".join(SIZES)}
         size = ""
     output_format = _text(settings, "output_format").lower()
     output_format = "jpeg" if output_format == "jpg" else output_format
     if output_format and output_format not in OUTPUT_FORMATS:
-        problems["output_format"] = (
-            f"The output format must be one of {', '.join(OUTPUT_FORMATS)}; leave it empty for png."
-        )
+        problems["output_format"] = gettext(
+            "The output format must be one of %(choices)s; leave it empty for png."
+        ) % {"choices": ", ".join(OUTPUT_FORMATS)}
         output_format = ""
     quality = _text(settings, "quality").lower()
     if quality and quality not in QUALITIES:
-        problems["quality"] = (
-            f"The quality must be one of {', '.join(QUALITIES)}; "
-            "leave it empty to let OpenAI choose."
-        )
+        problems["quality"] = gettext(
+            "The quality must be one of %(choices)s; leave it empty to let OpenAI choose."
+        ) % {"choices": ", ".join(QUALITIES)}
         quality = ""
     max_attempts = settings.get("max_attempts")
     if max_attempts is None or max_attempts == "":
         max_attempts = DEFAULT_MAX_ATTEMPTS
     elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
-        problems["max_attempts"] = (
-            f"The number of attempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}."
-        )
+        problems["max_attempts"] = gettext(
+            "The number of attempts must be a whole number from 1 to %(limit)s."
+        ) % {"limit": MAX_ATTEMPTS_LIMIT}
         max_attempts = _lenient_attempts(max_attempts)
     if problems.keys() & set(_REQUIRED):
         return None, problems

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from django.utils import translation
+from django.utils.translation import gettext
 
 from media.images import image_format
 from providers.base import Deadline, ProviderError, ProviderRequest, ProviderResult
@@ -107,36 +109,42 @@ class TurbotextProvider:
         return operation in _TEMPLATE_ROLES
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
+        # Worded in the active language: staff read these on the slot page.
         problems: dict[str, str] = {}
         if operation not in OPERATIONS:
-            choices = ", ".join(OPERATIONS)
-            problems[""] = f"turbotext has no operation {operation!r}; use one of {choices}"
+            problems[""] = gettext(
+                "turbotext has no operation %(operation)s; use one of %(choices)s"
+            ) % {"operation": repr(operation), "choices": ", ".join(OPERATIONS)}
         if operation == "generate_image2image" and not _prompt(settings):
-            problems["content"] = "generate_image2image needs a prompt (content)"
+            problems["content"] = gettext("generate_image2image needs a prompt (content)")
         strength = settings.get("strength")
         if _present(strength) and _whole_number(strength, 0, MAX_STRENGTH) is None:
-            problems["strength"] = f"strength must be a whole number from 0 to {MAX_STRENGTH}"
+            problems["strength"] = gettext("strength must be a whole number from 0 to %(high)s") % {
+                "high": MAX_STRENGTH
+            }
         for name in ("seed", "scale"):
             if _present(settings.get(name)) and _number(settings[name]) is None:
-                problems[name] = f"{name} must be a number"
+                problems[name] = gettext("%(name)s must be a number") % {"name": name}
         if "face_restore" in settings and not isinstance(settings["face_restore"], bool):
-            problems["face_restore"] = "face_restore must be true or false"
+            problems["face_restore"] = gettext("face_restore must be true or false")
         poll = settings.get("poll_seconds")
         if _present(poll) and not _in_range(poll, MIN_POLL_SECONDS, MAX_POLL_SECONDS):
-            problems["poll_seconds"] = (
-                f"poll_seconds must be a number from {MIN_POLL_SECONDS} to {MAX_POLL_SECONDS:g}"
-            )
+            problems["poll_seconds"] = gettext(
+                "poll_seconds must be a number from %(low)s to %(high)s"
+            ) % {"low": MIN_POLL_SECONDS, "high": f"{MAX_POLL_SECONDS:g}"}
         min_queue = settings.get("min_queue_seconds")
         if _present(min_queue) and not _in_range(min_queue, 0, 120):
-            problems["min_queue_seconds"] = "min_queue_seconds must be a number from 0 to 120"
+            problems["min_queue_seconds"] = gettext(
+                "min_queue_seconds must be a number from 0 to 120"
+            )
         attempts = settings.get("max_attempts")
         if _present(attempts) and _whole_number(attempts, 1, MAX_ATTEMPTS_LIMIT) is None:
-            problems["max_attempts"] = (
-                f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}"
-            )
+            problems["max_attempts"] = gettext(
+                "max_attempts must be a whole number from 1 to %(high)s"
+            ) % {"high": MAX_ATTEMPTS_LIMIT}
         base_url = settings.get("base_url")
         if _present(base_url) and not _is_web_url(base_url):
-            problems["base_url"] = "base_url must be an http:// or https:// URL"
+            problems["base_url"] = gettext("base_url must be an http:// or https:// URL")
         return problems
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
@@ -144,7 +152,10 @@ class TurbotextProvider:
             raise ProviderError(f"the turbotext provider has no operation {request.operation!r}")
         if not request.api_key:
             raise ProviderError("turbotext API key is not configured")
-        problems = self.settings_problems(request.operation, request.settings)
+        # The job's failure details stay English (the booth's operators read them in logs),
+        # even when a staff member's test run is served in another language.
+        with translation.override(None):
+            problems = self.settings_problems(request.operation, request.settings)
         if problems:
             listed = "; ".join(problems.values())
             raise ProviderError(f"the slot's turbotext settings are not valid: {listed}")

@@ -22,6 +22,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ingest.selectors import JobCounts, job_counts_today, latest_result_job_ids, slot_latest_results
@@ -172,8 +173,11 @@ class TemplateImageForm(forms.ModelForm):
             try:
                 photo_inspect(Path(upload.temporary_file_path()))
             except UnsupportedMediaType as error:
+                # The reason is the booth's English detail, marked for translation in
+                # media.images; one with Pillow's own words in it stays English.
                 raise forms.ValidationError(
-                    _("This file cannot be used: %(reason)s."), params={"reason": error.details}
+                    _("This file cannot be used: %(reason)s."),
+                    params={"reason": gettext(error.details)},
                 ) from None
         return upload
 
@@ -201,11 +205,11 @@ class TemplateImageInline(admin.TabularInline):
         )
         return format_html(
             '<a href="{url}" target="_blank"><img src="{url}" alt="{role}" class="template-preview"'
-            ' style="max-height: 96px; max-width: 160px"></a><br>{type}, {size} KB',
+            ' style="max-height: 96px; max-width: 160px"></a><br>{details}',
             url=url,
-            role=image.role,
-            type=image.content_type,
-            size=max(1, image.size_bytes // 1024),
+            role=image.get_role_display(),
+            details=_("%(type)s, %(size)s KB")
+            % {"type": image.content_type, "size": max(1, image.size_bytes // 1024)},
         )
 
 
@@ -242,6 +246,18 @@ class SlotAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Slot]:
         return super().get_queryset(request).select_related("updated_by")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        # The Test run panel's script takes its words from the page, in the staff member's
+        # language (templates/admin/slots/slot/change_form.html).
+        extra_context = {**(extra_context or {}), "test_run_labels": _test_run_labels()}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist = super().get_changelist_instance(request)
@@ -324,6 +340,21 @@ class SlotAdmin(admin.ModelAdmin):
                     upload=image_form.cleaned_data["upload"],
                 )
                 formset.new_objects.append(image)
+
+
+def _test_run_labels() -> dict[str, object]:
+    """Words static/photochanger/slot_test_run.js shows; it fills in ``%(name)s``."""
+    return {
+        "choose_photo": _("Choose a photo first."),
+        "invalid_json": _("The settings are not valid JSON: %(error)s"),
+        "running": _("Running…"),
+        "done_in": _("Done in %(time)s"),
+        "after": _("after %(time)s"),
+        "job": _("job"),
+        "result_url": _("guest's result URL"),
+        "unreachable": _("The server could not be reached: %(error)s"),
+        "seconds": pgettext_lazy("unit", "s"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ class OnFailure(models.TextChoices):
 
 
 class Slot(models.Model):
-    id = models.CharField(primary_key=True, max_length=16, editable=False)
+    id = models.CharField(_("ID"), primary_key=True, max_length=16, editable=False)
     display_name = models.CharField(_("name"), max_length=100)
     provider = models.CharField(
         _("provider"), max_length=16, choices=Provider.choices, default=Provider.LOCAL
@@ -47,15 +47,16 @@ class Slot(models.Model):
         blank=True,
         help_text=_("Optional cap for this slot, under the global one."),
     )
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     updated_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("updated by"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["id"]
@@ -154,14 +155,17 @@ class ApiToken(models.Model):
     """
 
     user = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
     name = models.CharField(_("name"), max_length=100)
     token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     # The first characters, so staff can tell their tokens apart.
-    prefix = models.CharField(max_length=8, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    prefix = models.CharField(_("prefix"), max_length=8, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("API token")

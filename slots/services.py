@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from media.services import media_file_delete, template_image_file_save
 from photochanger.errors import SlotSettingsInvalid
@@ -96,13 +97,15 @@ def slot_settings_problems(*, provider: str, operation: str, settings: object) -
     """What is wrong with a slot's provider, operation and settings, by field; empty if valid.
 
     Keys are ``provider``, ``operation`` or ``settings.<name>``. Checked when staff save a
-    slot, so a bad setting is refused then, not when a guest is waiting.
+    slot, so a bad setting is refused then, not when a guest is waiting. Worded in the active
+    language, as staff read them on the slot page and in the test run's answer.
     """
     driver = provider_for(provider)
     if driver is None:
-        return {"provider": f"Unknown provider {provider!r}."}
+        unknown = gettext("Unknown provider %(provider)s.") % {"provider": repr(provider)}
+        return {"provider": unknown}
     if not isinstance(settings, dict):
-        return {"settings": "Settings must be a JSON object."}
+        return {"settings": gettext("Settings must be a JSON object.")}
     problems = {}
     for name, message in driver.settings_problems(operation, settings).items():
         problems["operation" if name == "" else f"settings.{name}"] = message

@@ -27,7 +27,9 @@ class GallerySharing(models.Model):
         verbose_name_plural = _("gallery sharing")
 
     def __str__(self) -> str:
-        return f"gallery shared until {self.shared_until}" if self.shared_until else "not shared"
+        if self.shared_until is None:
+            return str(_("not shared"))
+        return _("gallery shared until %(until)s") % {"until": self.shared_until}
 
     @property
     def is_shared(self) -> bool:

@@ -12,13 +12,16 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
+from media.models import MediaKind
 from media.selectors import media_bytes
 from media.services import thumbnail_for_job
 from photochanger.errors import InvalidRequest, RateLimited
+from photochanger.languages import public_page_language
 from photochanger.responses import error_response, json_response
 from photochanger.throttle import client_address
 from stats.metrics import CONTENT_TYPE, metrics_text
@@ -77,12 +80,29 @@ def gallery_sharing(request: HttpRequest) -> HttpResponse:
         except (ValueError, InvalidRequest):
             messages.error(request, _("Choose how many minutes to share the gallery for."))
         else:
-            messages.success(request, _("The gallery is shared for %d minutes.") % minutes)
+            messages.success(
+                request,
+                ngettext(
+                    "The gallery is shared for %d minute.",
+                    "The gallery is shared for %d minutes.",
+                    minutes,
+                )
+                % minutes,
+            )
     return redirect("stats:page")
 
 
 @require_GET
 def gallery_page(request: HttpRequest) -> HttpResponse:
+    # Guests pick a language with ?lang= (kept in the link, no cookie); else their browser's.
+    language = public_page_language(request)
+    with translation.override(language):
+        response = _gallery_page(request)
+    response["Content-Language"] = language
+    return response
+
+
+def _gallery_page(request: HttpRequest) -> HttpResponse:
     try:
         gallery_request_admit(client=client_address(request))
     except RateLimited as error:
@@ -91,7 +111,11 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
     snapshot = gallery_snapshot()
     if snapshot is None:
         return render(request, "stats/gallery_closed.html", status=403)
-    context = {"gallery": _gallery_json(snapshot), "refresh_seconds": GALLERY_REFRESH_SECONDS}
+    context = {
+        "gallery": _gallery_json(snapshot),
+        "refresh_seconds": GALLERY_REFRESH_SECONDS,
+        "labels": _gallery_labels(),
+    }
     response = render(request, "stats/gallery.html", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -152,8 +176,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _page_labels() -> dict[str, str]:
-    """Words the page's script shows, in the staff member's language."""
+def _page_labels() -> dict[str, object]:
+    """Words the page's script shows, in the staff member's language (scripts get their words
+    from the page, not from a JavaScript catalog). ``%(name)s`` is filled in by the script."""
     return {
         "done": _("done"),
         "failed": _("failed"),
@@ -167,7 +192,32 @@ def _page_labels() -> dict[str, str]:
         "updated": _("updated"),
         "no_failures": _("No failures in this window."),
         "no_data": _("No jobs in this window."),
-        "jobs": _("jobs"),
+        "chart_point": _(
+            "%(time)s: %(jobs)s jobs, %(done)s done, %(failed)s failed, %(timeouts)s timeouts"
+        ),
+        "media_kinds": {kind: str(label) for kind, label in MediaKind.choices},
+        "units": _unit_labels(),
+    }
+
+
+def _unit_labels() -> dict[str, str]:
+    """Units as the page's scripts write them after a number."""
+    return {
+        "ms": pgettext("unit", "ms"),
+        "s": pgettext("unit", "s"),
+        "B": pgettext("unit", "B"),
+        "KB": pgettext("unit", "KB"),
+        "MB": pgettext("unit", "MB"),
+        "GB": pgettext("unit", "GB"),
+        "TB": pgettext("unit", "TB"),
+    }
+
+
+def _gallery_labels() -> dict[str, str]:
+    """Words the gallery's script shows, in the guest's language."""
+    return {
+        "closed": _("The gallery is closed. Thank you for coming!"),
+        "empty": _("The first photos appear here in a moment."),
     }
 
 

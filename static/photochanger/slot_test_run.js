@@ -3,6 +3,14 @@
 // the provider, operation and settings as they are in the form right now, so staff can try a
 // change before saving it. The answer is shown in place: leaving the page would lose the edits.
 (function () {
+  // Words in the staff member's language, written into the page by the server (slots.admin).
+  let labels = {};
+
+  // A translated text with "%(name)s" placeholders, filled from values.
+  function format(text, values) {
+    return text.replace(/%\((\w+)\)s/g, (whole, name) => String(values[name]));
+  }
+
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) {
@@ -26,7 +34,7 @@
       try {
         settings = JSON.parse(raw);
       } catch (error) {
-        throw new Error("The settings are not valid JSON: " + error.message);
+        throw new Error(format(labels.invalid_json, { error: error.message }));
       }
     }
     return {
@@ -54,7 +62,7 @@
   }
 
   function seconds(milliseconds) {
-    return (milliseconds / 1000).toFixed(2) + " s";
+    return (milliseconds / 1000).toFixed(2) + " " + labels.seconds;
   }
 
   function setup(panel) {
@@ -81,7 +89,7 @@
 
     async function run() {
       if (!photo.files.length) {
-        show(["Choose a photo first."], true);
+        show([labels.choose_photo], true);
         return;
       }
       let values;
@@ -95,7 +103,7 @@
       form.append("fileToUpload", photo.files[0]);
       form.append("overrides", JSON.stringify(values));
       button.disabled = true;
-      show(["Running…"], false);
+      show([labels.running], false);
       image.hidden = true;
       const started = performance.now();
       try {
@@ -108,9 +116,10 @@
         const jobId = response.headers.get("X-Job-Id");
         if (!response.ok) {
           const text = await errorText(response);
-          const parts = [text + "\nafter " + seconds(performance.now() - started)];
+          const took = seconds(performance.now() - started);
+          const parts = [text + "\n" + format(labels.after, { time: took })];
           if (jobId) {
-            parts.push(" · job ", jobLink(jobId));
+            parts.push(" · " + labels.job + " ", jobLink(jobId));
           }
           show(parts, true);
           return;
@@ -123,21 +132,21 @@
         shownUrl = URL.createObjectURL(blob);
         image.src = shownUrl;
         image.hidden = false;
-        const parts = ["Done in " + took];
+        const parts = [format(labels.done_in, { time: took })];
         if (jobId) {
-          parts.push(" · job ", jobLink(jobId));
+          parts.push(" · " + labels.job + " ", jobLink(jobId));
         }
         const resultUrl = response.headers.get("X-Result-Url");
         if (resultUrl) {
           const link = document.createElement("a");
           link.href = resultUrl;
           link.target = "_blank";
-          link.textContent = "guest's result URL";
+          link.textContent = labels.result_url;
           parts.push(" · ", link);
         }
         show(parts, false);
       } catch (error) {
-        show(["The server could not be reached: " + error.message], true);
+        show([format(labels.unreachable, { error: error.message })], true);
       } finally {
         button.disabled = false;
       }
@@ -149,6 +158,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     const panel = document.getElementById("test-run");
     if (panel) {
+      labels = JSON.parse(document.getElementById("test-run-labels").textContent);
       setup(panel);
     }
   });

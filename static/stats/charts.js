@@ -24,10 +24,13 @@
     return 10 * power;
   }
 
+  // Dates in the page's language (the admin's, chosen by the staff member), not the browser's.
+  const LOCALE = document.documentElement.lang || [];
+
   function clockLabel(date, withDay) {
-    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const time = date.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
     if (!withDay) return time;
-    return date.toLocaleDateString([], { day: "numeric", month: "short" }) + " " + time;
+    return date.toLocaleDateString(LOCALE, { day: "numeric", month: "short" }) + " " + time;
   }
 
   /* The frame shared by both charts: the SVG, its scales, the y grid and the time labels. */

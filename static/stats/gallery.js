@@ -5,6 +5,8 @@
   const main = document.getElementById("gallery");
   if (!main) return;
   const status = document.getElementById("gallery-status");
+  // Words in the guest's language, written into the page by the server.
+  const labels = JSON.parse(document.getElementById("gallery-labels").textContent);
   let data = JSON.parse(document.getElementById("gallery-data").textContent);
   let shown = signature(data);
 
@@ -41,7 +43,7 @@
     if (!sections.length) {
       const empty = document.createElement("p");
       empty.className = "gallery-empty";
-      empty.textContent = main.dataset.emptyText;
+      empty.textContent = labels.empty;
       sections.push(empty);
     }
     main.replaceChildren(...sections);
@@ -50,7 +52,7 @@
   function close() {
     const closed = document.createElement("p");
     closed.className = "gallery-empty";
-    closed.textContent = main.dataset.closedText;
+    closed.textContent = labels.closed;
     main.replaceChildren(closed);
     status.textContent = "";
     document.body.dataset.state = "closed";

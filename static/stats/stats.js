@@ -4,7 +4,9 @@
 
   const page = document.querySelector(".stats-page");
   if (!page) return;
+  // Words in the staff member's language, written into the page by the server (stats.views).
   const labels = JSON.parse(document.getElementById("stats-labels").textContent);
+  const units = labels.units;
   const charts = window.PhotoChangerCharts;
   const windowSelect = document.getElementById("stats-window");
   const FEED_LIMIT = 50;
@@ -13,10 +15,15 @@
 
   /* Formatting ----------------------------------------------------------------------------- */
 
+  // A translated text with "%(name)s" placeholders, filled from values.
+  function format(text, values) {
+    return text.replace(/%\((\w+)\)s/g, (whole, name) => String(values[name]));
+  }
+
   function duration(ms) {
     if (ms === null || ms === undefined) return "–";
-    if (ms < 1000) return `${Math.round(ms)} ms`;
-    return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+    if (ms < 1000) return `${Math.round(ms)} ${units.ms}`;
+    return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} ${units.s}`;
   }
 
   function percent(rate) {
@@ -24,18 +31,18 @@
   }
 
   function bytes(count) {
-    const units = ["B", "KB", "MB", "GB", "TB"];
+    const names = ["B", "KB", "MB", "GB", "TB"];
     let value = count || 0;
     let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
+    while (value >= 1000 && unit < names.length - 1) {
       value /= 1000;
       unit += 1;
     }
-    return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
+    return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[names[unit]]}`;
   }
 
   function clock(iso) {
-    return iso ? new Date(iso).toLocaleTimeString() : "–";
+    return iso ? new Date(iso).toLocaleTimeString(document.documentElement.lang || []) : "–";
   }
 
   function cell(row, text, className) {
@@ -74,7 +81,7 @@
         renderFailures(overview);
         renderSlots(slots);
         document.getElementById("stats-updated").textContent =
-          `${labels.updated} ${new Date().toLocaleTimeString()}`;
+          `${labels.updated} ${clock(new Date().toISOString())}`;
       })
       .catch((error) => {
         document.getElementById("stats-updated").textContent = String(error.message || error);
@@ -105,15 +112,20 @@
     }
     const kinds = Object.entries(overview.storage_now.by_kind)
       .filter(([, size]) => size > 0)
-      .map(([kind, size]) => `${kind.replace("_", " ")} ${bytes(size)}`);
+      .map(([kind, size]) => `${labels.media_kinds[kind] || kind} ${bytes(size)}`);
     document.getElementById("stats-storage-kinds").textContent = kinds.join(" · ");
   }
 
   function renderCharts(overview) {
     const series = overview.series;
     const describe = (point) =>
-      `${clock(point.start)}: ${point.jobs} ${labels.jobs}, ${point.done} ${labels.done}, ` +
-      `${point.failed} ${labels.failed}, ${point.timeouts} ${labels.timeout}`;
+      format(labels.chart_point, {
+        time: clock(point.start),
+        jobs: point.jobs,
+        done: point.done,
+        failed: point.failed,
+        timeouts: point.timeouts,
+      });
     charts.stackedBars(
       document.getElementById("chart-jobs"),
       series,
