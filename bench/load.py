@@ -19,6 +19,12 @@ What is measured
     * the server's peak memory: ``VmRSS`` sampled every 20 ms and ``VmHWM`` over the run.
       Target: under 500 MB.
 
+    To tell where the time beyond goes, the report adds the server's own split (from its job
+    rows: ``duration_ms - provider_ms``, the time outside the provider call) and the cost of
+    shrinking this photo for Gemini, timed alone; and a timeline per 30 s with the server's
+    RSS and CPU and the CPU of every other process, so a slow stretch caused by a neighbour
+    on the machine shows as such.
+
 How a latency is matched with its provider delay
     The fake picks each delay when a request reaches it and writes it into the image it
     answers, as a JPEG comment (``fake-provider-delay=12.345678``). A Gemini slot answers the
@@ -92,7 +98,8 @@ ANSWER_SIZE = (1024, 1024)
 RESPONSE_BUFFER_BYTES = 8 * 1024 * 1024
 # A booth refused with 429 prints the original; the next guest comes a little later.
 PAUSE_AFTER_REFUSAL_SECONDS = 1.0
-STAGGER_SECONDS = 5.0
+# Booths at an event do not start in step: spread their first photos over a provider delay.
+STAGGER_SECONDS = sum(PROVIDER_SECONDS) / 2
 
 BEYOND_P95_TARGET_MS = 150.0
 RSS_TARGET_MB = 500.0
@@ -292,12 +299,76 @@ def job_times(data_dir: Path) -> list[tuple[int, int]]:
         database.close()
 
 
+class Monitor(threading.Thread):
+    """Once a second: the server's RSS, and CPU time of the server, of the fake and of the whole
+    machine, so the timeline shows whether a slow stretch was ours or a neighbour's."""
+
+    def __init__(self, server_pid: int, fake_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.server_pid, self.fake_pid = server_pid, fake_pid
+        self.samples: list[tuple[float, int, int, int, int]] = []
+        self._stop_event = threading.Event()
+        self.started = time.monotonic()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            self.samples.append(
+                (
+                    time.monotonic() - self.started,
+                    _rss_kb(self.server_pid),
+                    _cpu_ticks(self.server_pid),
+                    _cpu_ticks(self.fake_pid) + _cpu_ticks(os.getpid()),
+                    _machine_ticks(),
+                )
+            )
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def window(self, start: float, end: float) -> tuple[float, float, float]:
+        """Peak RSS (MB), server CPU and neighbours' CPU (cores) between start and end."""
+        inside = [sample for sample in self.samples if start <= sample[0] < end]
+        if len(inside) < 2:
+            return float("nan"), float("nan"), float("nan")
+        first, last = inside[0], inside[-1]
+        per_second = os.sysconf("SC_CLK_TCK") * (last[0] - first[0])
+        server = (last[2] - first[2]) / per_second
+        ours = (last[3] - first[3]) / per_second
+        machine = (last[4] - first[4]) / per_second
+        return max(sample[1] for sample in inside) / 1024, server, max(0.0, machine - server - ours)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _machine_ticks() -> int:
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]) - fields[3] - fields[4]  # everything but idle and iowait
+
+
 # --- the booths ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Record:
     booth: int
+    sent_at_s: float  # since the booths started
     status: int | None  # None: no HTTP answer
     latency_ms: float
     provider_ms: float | None  # the delay the fake applied, read from the answer
@@ -314,13 +385,13 @@ def _provider_delay_ms(outcome: Outcome) -> float | None:
 
 
 async def booth_run(
-    index: int, port: int, payload: bytes, stop_at: float, records: list[Record]
+    index: int, port: int, payload: bytes, started: float, stop_at: float, records: list[Record]
 ) -> None:
     """One booth: a photo, wait for the answer, the next photo, until ``stop_at``."""
     connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
-    await asyncio.sleep(random.uniform(0, STAGGER_SECONDS))  # booths do not start in step
+    await asyncio.sleep(random.uniform(0, STAGGER_SECONDS))
     try:
-        while time.monotonic() < stop_at:
+        while (sent_at := time.monotonic()) < stop_at:
             outcome = await connection.request(payload, keep_body=True)
             provider_ms = _provider_delay_ms(outcome) if outcome.status == 200 else None
             error = outcome.error
@@ -329,7 +400,14 @@ async def booth_run(
             elif outcome.status not in (200, None):
                 error = outcome.body[:200].decode("utf-8", "replace")
             records.append(
-                Record(index, outcome.status, outcome.latency * 1000, provider_ms, error)
+                Record(
+                    booth=index,
+                    sent_at_s=round(sent_at - started, 3),
+                    status=outcome.status,
+                    latency_ms=outcome.latency * 1000,
+                    provider_ms=provider_ms,
+                    error=error,
+                )
             )
             if outcome.status != 200:
                 await asyncio.sleep(PAUSE_AFTER_REFUSAL_SECONDS)
@@ -337,12 +415,13 @@ async def booth_run(
         connection.close()
 
 
-async def booths_run(*, booths: int, port: int, payload: bytes, seconds: float) -> list[Record]:
+async def booths_run(
+    *, booths: int, port: int, payload: bytes, started: float, seconds: float
+) -> list[Record]:
     records: list[Record] = []
-    stop_at = time.monotonic() + seconds
     async with asyncio.TaskGroup() as group:
         for index in range(booths):
-            group.create_task(booth_run(index, port, payload, stop_at, records))
+            group.create_task(booth_run(index, port, payload, started, started + seconds, records))
     return records
 
 
@@ -374,6 +453,8 @@ class Report:
     shrink_ms: float
     failure_samples: list[str] = field(default_factory=list)
     targets: list[dict[str, object]] = field(default_factory=list)
+    timeline: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
 
 def _percentile(values: list[float], percent: int) -> float:
@@ -393,6 +474,7 @@ def report_make(
     provider_calls: int,
     jobs: list[tuple[int, int]],
     shrink: float,
+    monitor: Monitor,
 ) -> Report:
     statuses = Counter("no answer" if r.status is None else str(r.status) for r in records)
     served = [r for r in records if r.status == 200 and r.provider_ms is not None]
@@ -423,6 +505,8 @@ def report_make(
         outside_provider_p95_ms=_percentile(outside, 95),
         shrink_ms=shrink,
         failure_samples=samples,
+        records=sorted(records, key=lambda record: record.sent_at_s),
+        timeline=timeline(records, monitor),
     )
     report.targets = targets(report, records)
     return report
@@ -480,6 +564,12 @@ def report_print(report: Report) -> None:
         f"p95 {report.latency_p95_ms / 1000:.2f} s "
         f"(provider delay p50 {report.provider_p50_ms / 1000:.2f} s)"
     )
+    print(
+        "by when the photo was sent: time beyond the provider's; the server's peak RSS and "
+        "CPU cores; CPU cores of other processes (neighbours)"
+    )
+    for line in report.timeline:
+        print(f"  {line}")
     hwm = "-" if report.hwm_mb is None else f"{report.hwm_mb:.1f}"
     print(f"server peak RSS: {report.peak_rss_mb:.1f} MB sampled, VmHWM {hwm} MB")
     print(
@@ -494,6 +584,23 @@ def report_print(report: Report) -> None:
     print("\nTargets:")
     for check in report.targets:
         print(f"  {'PASS' if check['passed'] else 'FAIL'}  {check['target']}: {check['value']}")
+
+
+def timeline(records: list[Record], monitor: Monitor, window_seconds: int = 30) -> list[str]:
+    windows: dict[int, list[float]] = {}
+    for record in records:
+        if record.beyond_ms is not None:
+            windows.setdefault(int(record.sent_at_s // window_seconds), []).append(record.beyond_ms)
+    lines = []
+    for index, values in sorted(windows.items()):
+        start, end = index * window_seconds, (index + 1) * window_seconds
+        rss, server_cpu, neighbours_cpu = monitor.window(start, end)
+        lines.append(
+            f"{start:>4}-{end:<4} s: {len(values):>4} photos, p50 {statistics.median(values):7.1f} "
+            f"ms, p95 {_percentile(values, 95):7.1f} ms; RSS {rss:5.0f} MB, "
+            f"server {server_cpu:.2f}, neighbours {neighbours_cpu:.2f}"
+        )
+    return lines
 
 
 def report_write(report: Report) -> Path:
@@ -529,10 +636,19 @@ def benchmark(work: Path, *, minutes: float, booths: int) -> Report:
         bystanders = [os.getpid(), provider.process.pid]
         print(f"{booths} booths sending for {minutes:g} min …")
         started = time.monotonic()
+        monitor = Monitor(server.pid, provider.process.pid)
+        monitor.start()
         with UsageWatch(server.pid, bystanders) as watch:
             records = asyncio.run(
-                booths_run(booths=booths, port=server.port, payload=payload, seconds=minutes * 60)
+                booths_run(
+                    booths=booths,
+                    port=server.port,
+                    payload=payload,
+                    started=monitor.started,
+                    seconds=minutes * 60,
+                )
             )
+        monitor.stop()
         seconds = time.monotonic() - started
         server.check_alive()
         if tail := server.stderr_tail(20):
@@ -552,6 +668,7 @@ def benchmark(work: Path, *, minutes: float, booths: int) -> Report:
         provider_calls=calls,
         jobs=jobs,
         shrink=shrink,
+        monitor=monitor,
     )
 
 

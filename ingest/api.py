@@ -65,13 +65,15 @@ _FORM_SCHEMA = {
 }
 
 
-@router.post("/ingest/{slot_id}", openapi_extra=_FORM_SCHEMA, summary="Process a booth photo")
+# {path:…}: an id with an encoded slash still reaches the view, so a wrong password answers
+# 401 whatever the slot id (slots cannot be probed) and a bad id answers slot_not_found.
+@router.post("/ingest/{path:slot_id}", openapi_extra=_FORM_SCHEMA, summary="Process a booth photo")
 async def ingest(request: HttpRequest, slot_id: str) -> HttpResponse:
     return await ingest_photo(request=request, slot_id=slot_id)
 
 
 @router.api_operation(
-    ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], "/ingest/{slot_id}", include_in_schema=False
+    ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], "/ingest/{path:slot_id}", include_in_schema=False
 )
 def ingest_other_methods(request: HttpRequest, slot_id: str) -> HttpResponse:
     raise MethodNotAllowed("send the photo with POST")

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import translation
 
@@ -203,7 +204,9 @@ def _admit(
         slot=slot,
         settings=settings,
         source=source,
-        upload_filename=(upload.photo.name or "") if upload and upload.photo else "",
+        upload_filename=(
+            (upload.photo.name or "").replace("\x00", "") if upload and upload.photo else ""
+        ),
         upload_size=upload.photo.size if upload and upload.photo else None,
         upload_hash=upload.hash if upload else "",
         metadata=upload.metadata if upload else {},
@@ -262,6 +265,8 @@ def _internal_error(*, job_id: uuid.UUID, started: float, cause: Exception) -> I
 def _photo_check(
     *, upload: BoothUpload, slot: Slot, settings: GlobalSettings
 ) -> tuple[PhotoInfo, str]:
+    if upload.problem is not None:
+        raise upload.problem
     photo = upload.photo
     if photo is None:
         raise InvalidRequest("the photo is missing (send it as fileToUpload)")
@@ -299,6 +304,9 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         )
         job_finished(admission.job_id)
         raise
+    # Everything the answer needs is worked out before the job is marked done, so nothing can
+    # fail between a job recorded as answered 200 and that answer.
+    result_url = _result_url(admission, request)
     upload_file = upload_keep_open(upload=admission.upload, upload_sha256=admission.upload_sha256)
     try:
         media = await run_database_work(
@@ -326,7 +334,7 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         upload_sha256=admission.upload_sha256,
     )
     job_finished(admission.job_id)
-    return _success_response(admission, request, media, result)
+    return _success_response(admission, media, result, result_url)
 
 
 async def _provider_call(admission: Admission) -> ProviderResult:
@@ -446,7 +454,7 @@ async def _answer_failure(
 
 
 def _success_response(
-    admission: Admission, request: HttpRequest, media: StoredMedia, result: ProviderResult
+    admission: Admission, media: StoredMedia, result: ProviderResult, result_url: str
 ) -> HttpResponse:
     if result.photo_unchanged:
         response: HttpResponse = StreamingHttpResponse(
@@ -456,7 +464,7 @@ def _success_response(
     else:
         response = HttpResponse(result.data, content_type=media.content_type)
         response["Content-Length"] = str(len(result.data))
-    response["X-Result-Url"] = _result_url(admission, request)
+    response["X-Result-Url"] = result_url
     return _with_job_headers(response, admission.job_id)
 
 
@@ -470,7 +478,15 @@ def _with_job_headers(response: HttpResponse, job_id: uuid.UUID) -> HttpResponse
 def _result_url(admission: Admission, request: HttpRequest) -> str:
     path = f"/public/results/{admission.job_id}"
     base = admission.settings.public_base_url.rstrip("/")
-    return f"{base}{path}" if base else request.build_absolute_uri(path)
+    if base:
+        return f"{base}{path}"
+    try:
+        return request.build_absolute_uri(path)
+    except DisallowedHost:
+        # A Host header that is not a host name: name the address the booth reached instead.
+        return (
+            f"{request.scheme}://{request.META['SERVER_NAME']}:{request.META['SERVER_PORT']}{path}"
+        )
 
 
 async def _file_chunks(path: Path):

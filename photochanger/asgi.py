@@ -26,7 +26,10 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
 
+from photochanger.errors import MethodNotAllowed  # noqa: E402
+from photochanger.responses import error_response  # noqa: E402
 from stats.routing import websocket_application  # noqa: E402
 
 # The guest page (/r/) has no form, login or cookie to look after: it sets its own headers.
@@ -49,6 +52,13 @@ class SiteHTTPHandler(ASGIHandler):
 
     async def run(self, scope: dict, receive: object, send: object) -> None:
         await super().__call__(scope, receive, send)
+
+    def create_request(self, scope: dict, body_file: BinaryIO) -> tuple[object, object]:
+        request, error_response = super().create_request(scope, body_file)
+        if request is not None:
+            # The seekable body, for checks that look at its framing (ingest.upload).
+            request.body_file = body_file
+        return request, error_response
 
     async def read_body(self, receive: object) -> BinaryIO:
         body_file = _server_body_file.get()
@@ -73,6 +83,15 @@ class MachineHTTPHandler(SiteHTTPHandler):
         self._template_response_middleware = []
         self._exception_middleware = []
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
+
+    async def run_get_response(self, request: object) -> HttpResponse:
+        response = await super().run_get_response(request)
+        if response.status_code == 405 and response.get("Content-Type", "").startswith("text/"):
+            # django-ninja's own answer for a method no operation lists: the documented JSON.
+            allowed = response.get("Allow", "")
+            response = error_response(MethodNotAllowed("this address takes " + (allowed or "POST")))
+            response["Allow"] = allowed
+        return response
 
     async def run(self, scope: dict, receive: object, send: object) -> None:
         # Django would open a thread-sensitive context, which starts a new thread for each

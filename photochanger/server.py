@@ -51,16 +51,13 @@ RESPONSE_BUFFER_BYTES = 512 * 1024
 REFUSAL_LINGER_SECONDS = 2.0
 
 
-def _too_large_response() -> bytes:
+def _json_refusal(status: str, failure_reason: str, details: str) -> bytes:
+    """A whole HTTP response in the documented JSON shape, written before closing."""
     body = json.dumps(
-        {
-            "status": "error",
-            "failure_reason": "payload_too_large",
-            "details": f"the request body is over the {ABSOLUTE_SIZE_LIMIT_MB} MiB limit",
-        }
+        {"status": "error", "failure_reason": failure_reason, "details": details}
     ).encode()
     head = (
-        "HTTP/1.1 413 Payload Too Large\r\n"
+        f"HTTP/1.1 {status}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Cache-Control: no-store\r\n"
@@ -91,8 +88,22 @@ class UploadChannel(http.HTTPChannel):
         self.refused = True
         logger.info("refused an upload over %d bytes", MAX_REQUEST_BODY_BYTES)
         self.transport.pauseProducing()
-        self.transport.write(_too_large_response())
+        self.transport.write(
+            _json_refusal(
+                "413 Payload Too Large",
+                "payload_too_large",
+                f"the request body is over the {ABSOLUTE_SIZE_LIMIT_MB} MiB limit",
+            )
+        )
         reactor.callLater(REFUSAL_LINGER_SECONDS, self.transport.abortConnection)
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        # Twisted's answer to a request it cannot parse (bad chunk size, conflicting or
+        # negative Content-Length) is an empty 400; give the documented JSON instead.
+        self.transport.write(
+            _json_refusal("400 Bad Request", "invalid_request", "the HTTP request is malformed")
+        )
+        self.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
         if not self.refused:

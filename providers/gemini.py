@@ -11,30 +11,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 from django.utils import translation
 from django.utils.translation import gettext
-from PIL import Image, ImageOps
 
-from media.images import CONTENT_TYPES, image_format
+from media.images import image_format
 from photochanger.executors import run_image_work
 from providers.base import (
     Deadline,
     ProviderError,
-    ProviderInputError,
     ProviderRequest,
     ProviderResult,
 )
 from providers.http import provider_client
+from providers.photos import photo_for_provider
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +44,6 @@ ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
 IMAGE_SIZES = ("1K", "2K", "4K")
 # Settings without which there is no call; any other wrong setting is left out of the call.
 _REQUIRED = ("prompt", "model", "base_url")
-# Gemini bills input images by tiles and gains nothing from more pixels than it outputs.
-MAX_PHOTO_SIDE = 2048
-JPEG_QUALITY = 90
 
 _RETRY_STATUSES = frozenset({429, 500, 503, 504})
 _REFUSALS = frozenset(
@@ -280,7 +274,7 @@ def _describe(error: Exception) -> str:
 
 
 def _request_body(request: ProviderRequest, options: _Options) -> bytes:
-    photo, photo_type = _photo_bytes(request.photo_path, request.photo_orientation)
+    photo, photo_type = photo_for_provider(request.photo_path, request.photo_orientation)
     parts: list[dict] = [_inline_part(photo_type, photo)]
     parts += [_inline_part(image.content_type, image.data) for image in request.template_images]
     parts.append({"text": options.prompt})
@@ -301,37 +295,6 @@ def _request_body(request: ProviderRequest, options: _Options) -> bytes:
 
 def _inline_part(content_type: str, data: bytes) -> dict:
     return {"inline_data": {"mime_type": content_type, "data": base64.b64encode(data).decode()}}
-
-
-def _photo_bytes(path: Path, orientation: int) -> tuple[bytes, str]:
-    """The photo as Gemini should get it: upright, long side at most MAX_PHOTO_SIDE."""
-    try:
-        with Image.open(path, formats=list(CONTENT_TYPES)) as image:
-            if max(image.size) <= MAX_PHOTO_SIDE and orientation == 1:
-                return path.read_bytes(), CONTENT_TYPES[image.format]
-            return _reencoded(image), CONTENT_TYPES["JPEG"]
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        # The error text may name the temporary file; the booth must not see our paths.
-        raise ProviderInputError("the photo cannot be decoded") from None
-
-
-def _reencoded(image: Image.Image) -> bytes:
-    scale = min(1.0, MAX_PHOTO_SIDE / max(image.size))
-    target = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
-    if image.format == "JPEG":
-        # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding, several times faster
-        # than a full decode; draft() never goes below the target size.
-        image.draft("RGB", target)
-    icc_profile = image.info.get("icc_profile")
-    # Shrink before turning upright: the bound is square, and rotating fewer pixels is cheaper.
-    # Bicubic is a third faster than Lanczos here, and the model does not see the difference.
-    image.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE), Image.Resampling.BICUBIC)
-    upright = ImageOps.exif_transpose(image)
-    if upright.mode not in ("RGB", "L"):
-        upright = upright.convert("RGB")
-    buffer = io.BytesIO()
-    upright.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
-    return buffer.getvalue()
 
 
 def _http_error(response: httpx.Response, api_key: str) -> ProviderError:

@@ -14,30 +14,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 from django.utils import translation
 from django.utils.translation import gettext
-from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS, image_format
 from photochanger.executors import run_image_work
 from providers.base import (
     Deadline,
     ProviderError,
-    ProviderInputError,
     ProviderRequest,
     ProviderResult,
 )
 from providers.http import provider_client
+from providers.photos import photo_for_provider
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +47,6 @@ OUTPUT_FORMATS = ("png", "jpeg", "webp")
 QUALITIES = ("auto", "low", "medium", "high")
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_ATTEMPTS_LIMIT = 10
-# The largest output is 1536x1024; more input pixels only cost upload time.
-MAX_PHOTO_SIDE = 2048
-JPEG_QUALITY = 90
 MODERATION_MESSAGE = "OpenAI refused the photo or prompt (moderation)"
 # Settings without which there is no call; any other wrong setting falls back to its default.
 _REQUIRED = ("prompt", "model", "base_url")
@@ -295,7 +289,7 @@ def _describe(error: Exception) -> str:
 
 
 def _upload(request: ProviderRequest, options: _Options) -> _Upload:
-    photo, photo_type = _photo_bytes(request.photo_path, request.photo_orientation)
+    photo, photo_type = photo_for_provider(request.photo_path, request.photo_orientation)
     # The photo goes first: the edit is of the first image; templates are references.
     files = [("image[]", (_filename("photo", photo_type), photo, photo_type))]
     files += [
@@ -319,36 +313,6 @@ def _upload(request: ProviderRequest, options: _Options) -> _Upload:
 def _filename(stem: str, content_type: str) -> str:
     # OpenAI judges a part by its filename and type; a missing extension gets it refused.
     return f"{stem}.{_EXTENSIONS_BY_TYPE.get(content_type, 'png')}"
-
-
-def _photo_bytes(path: Path, orientation: int) -> tuple[bytes, str]:
-    """The photo as OpenAI should get it: upright, long side at most MAX_PHOTO_SIDE."""
-    try:
-        with Image.open(path, formats=list(CONTENT_TYPES)) as image:
-            if max(image.size) <= MAX_PHOTO_SIDE and orientation == 1:
-                return path.read_bytes(), CONTENT_TYPES[image.format]
-            return _reencoded(image), CONTENT_TYPES["JPEG"]
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        # The error text may name the temporary file; the booth must not see our paths.
-        raise ProviderInputError("the photo cannot be decoded") from None
-
-
-def _reencoded(image: Image.Image) -> bytes:
-    scale = min(1.0, MAX_PHOTO_SIDE / max(image.size))
-    target = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
-    if image.format == "JPEG":
-        # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding, several times faster
-        # than a full decode; draft() never goes below the target size.
-        image.draft("RGB", target)
-    icc_profile = image.info.get("icc_profile")
-    # Shrink before turning upright: the bound is square, and rotating fewer pixels is cheaper.
-    image.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE), Image.Resampling.BICUBIC)
-    upright = ImageOps.exif_transpose(image)
-    if upright.mode not in ("RGB", "L"):
-        upright = upright.convert("RGB")
-    buffer = io.BytesIO()
-    upright.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
-    return buffer.getvalue()
 
 
 def _http_error(response: httpx.Response, api_key: str) -> ProviderError:

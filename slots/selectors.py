@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from providers.registry import provider_for
 from slots.models import GlobalSettings, Provider, Slot, TemplateImage
 from slots.services import settings_get
 
+SLOT_ID = re.compile(r"slot-\d{3}")
 _API_KEY_FIELDS = {
     "gemini": "gemini_api_key",
     "turbotext": "turbotext_api_key",
@@ -23,6 +25,8 @@ _API_KEY_FIELDS = {
 
 def slot_get(*, slot_id: str) -> Slot | None:
     """The slot, or None for an unknown id."""
+    if not SLOT_ID.fullmatch(slot_id):
+        return None  # never sent to the database: PostgreSQL refuses NUL bytes in text
     try:
         return Slot.objects.get(pk=slot_id)
     except Slot.DoesNotExist:

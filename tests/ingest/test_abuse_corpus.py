@@ -9,7 +9,6 @@ so the suite stays green and the gap stays visible.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 import time
@@ -33,7 +32,6 @@ from tests.live import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 BOUNDARY = b"------------090306000104030805010400"
 PASSWORD = INGEST_PASSWORD.encode()
 ANSWER_TIMEOUT_SECONDS = 30
@@ -269,26 +267,6 @@ class Case:
     xfail_when: bool = True  # a condition, for gaps of one database only
 
 
-TWO_PHOTOS_WITHOUT_JOB = (
-    "400 as documented, but no job row: booth_upload_read (ingest/upload.py) refuses a second "
-    "photo as a form error, and ingest_admit raises form errors before job_start unless the "
-    "password came in the query; SPEC §3: every request that passes the password and slot "
-    "checks becomes exactly one job row"
-)
-DISALLOWED_HOST = (
-    "answers 500 internal_error after the job was closed as done (http_status 200): "
-    "X-Result-Url comes from request.build_absolute_uri, which raises DisallowedHost for a Host "
-    "Django finds invalid (an underscore, a space) whenever public_base_url is not set"
-)
-
-
-NUL_IN_METADATA = (
-    "PostgreSQL only: answers 500 internal_error and records no job: job_start stores the "
-    "booth metadata in a jsonb column, which refuses \\u0000 (DataError: unsupported Unicode "
-    "escape sequence)"
-)
-
-
 def _query(target: str, password: str) -> str:
     return f"{target}?password={password}"
 
@@ -323,7 +301,6 @@ CASES = [
         400,
         "invalid_request",
         job=True,
-        xfail=TWO_PHOTOS_WITHOUT_JOB,
     ),
     Case(
         "photo-and-file-alias",
@@ -331,7 +308,6 @@ CASES = [
         400,
         "invalid_request",
         job=True,
-        xfail=TWO_PHOTOS_WITHOUT_JOB,
     ),
     Case(
         "two-photos-wrong-password",
@@ -342,10 +318,6 @@ CASES = [
         ),
         401,
         "invalid_password",
-        xfail=(
-            "answers 400 invalid_request: the two-photo refusal comes before the password "
-            "check; SPEC §3 orders the password (401) first"
-        ),
     ),
     Case(
         "two-different-passwords",
@@ -454,11 +426,6 @@ CASES = [
         lambda: Wire(booth_form(), content_type="multipart/form-data; boundary=not-in-the-body"),
         400,
         "invalid_request",
-        xfail=(
-            "answers 401 invalid_password: Django's parser takes the first part's headers "
-            "without its boundary and the rest of the body as the password's value, so a "
-            "malformed form counts as a wrong password (and towards the client's block)"
-        ),
     ),
     Case(
         "boundary-not-ascii",
@@ -474,10 +441,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=(
-            "answers 400 'Invalid Content-Type': Django's MultiPartParser compares the media "
-            "type case-sensitively, though media types are case-insensitive (RFC 9110 8.3.1)"
-        ),
     ),
     Case(
         "photo-base64-garbage",
@@ -489,12 +452,6 @@ CASES = [
         ),
         400,
         "invalid_request",
-        xfail=(
-            "400 as documented, but the photo's upload file stays in MEDIA_ROOT/tmp until the "
-            "server's garbage collector runs: Django's parser raises 'Could not decode base64 "
-            "data' after the upload handler opened the file and before the file is registered "
-            "for closing"
-        ),
     ),
     # What is not a whole JPEG, PNG or WebP.
     Case(
@@ -691,8 +648,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=NUL_IN_METADATA,
-        xfail_when=ON_POSTGRES,
     ),
     Case(
         "nul-in-metadata-name",
@@ -700,8 +655,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=NUL_IN_METADATA,
-        xfail_when=ON_POSTGRES,
     ),
     Case(
         "nul-in-filename",
@@ -748,18 +701,13 @@ CASES = [
         "slot-path-traversal",
         lambda: Wire(booth_form(), target="/api/ingest/..%2F..%2Fetc%2Fpasswd"),
         404,
-        "not_found",
+        "slot_not_found",
     ),
     Case(
         "slot-nul-byte",
         lambda: Wire(booth_form(), target="/api/ingest/slot-001%00"),
         404,
         "slot_not_found",
-        xfail=(
-            "PostgreSQL only: answers 500 internal_error; slot_get sends the id to the database, "
-            "which refuses it (DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes)"
-        ),
-        xfail_when=ON_POSTGRES,
     ),
     Case(
         "slot-of-4000-characters",
@@ -789,18 +737,13 @@ CASES = [
         "slot-trailing-slash",
         lambda: Wire(booth_form(), target="/api/ingest/slot-001/"),
         404,
-        "not_found",
+        "slot_not_found",
     ),
     Case(
         "slot-traversal-with-wrong-password",
         lambda: Wire(booth_form(), target=_query("/api/ingest/..%2Fslot-001", "wrong")),
         401,
         "invalid_password",
-        xfail=(
-            "an id with an encoded slash never reaches the ingest view, so it answers 404 "
-            "not_found whatever the password; SPEC §3: a wrong password answers 401 even for "
-            "an unknown slot (minor: no real slot can be probed this way)"
-        ),
     ),
     # Query-string passwords with odd characters.
     Case(
@@ -867,7 +810,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=DISALLOWED_HOST,
     ),
     Case(
         "host-with-underscore",
@@ -875,7 +817,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=DISALLOWED_HOST,
     ),
     Case(
         "bogus-expect",
@@ -917,20 +858,15 @@ CASES = [
         lambda: Wire(method="PROPFIND", content_type=None, content_length=None),
         405,
         "method_not_allowed",
-        xfail=(
-            "answers 405 with Content-Type text/html and the body 'Method not allowed' "
-            "(django-ninja's own answer for a method no operation lists); SPEC §3: JSON"
-        ),
     ),
     Case("patch", lambda: Wire(booth_form(), method="PATCH"), 405, "method_not_allowed"),
     # Bodies that lie about their length, or arrive slowly.
-    # Read as a form whose photo part never ends: the photo is missing.
+    # The closing boundary never comes: not a readable form.
     Case(
         "content-length-shorter-than-body",
         lambda: Wire(booth_form(), content_length=str(len(booth_form()) - 2000)),
         400,
         "invalid_request",
-        job=True,
     ),
     Case(
         "content-length-longer-then-client-gives-up",
@@ -969,28 +905,24 @@ CASES = [
         ),
         400,
         "invalid_request",
-        xfail="Twisted refuses it before the application runs: 400 with an empty, non-JSON body",
     ),
     Case(
         "chunked-and-content-length",
         lambda: Wire(booth_form(), headers=(("Transfer-Encoding", "chunked"),)),
         400,
         "invalid_request",
-        xfail="Twisted refuses it before the application runs: 400 with an empty, non-JSON body",
     ),
     Case(
         "two-different-content-lengths",
         lambda: Wire(booth_form(), headers=(("Content-Length", "5"),)),
         400,
         "invalid_request",
-        xfail="Twisted refuses it before the application runs: 400 with an empty, non-JSON body",
     ),
     Case(
         "negative-content-length",
         lambda: Wire(booth_form(), content_length="-1"),
         400,
         "invalid_request",
-        xfail="Twisted refuses it before the application runs: 400 with an empty, non-JSON body",
     ),
 ]
 

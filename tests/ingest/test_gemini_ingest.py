@@ -320,7 +320,7 @@ def test_answer_trickled_past_the_deadline_is_504_and_the_call_is_dropped(
     assert fake_gemini.disconnects == 1
 
 
-def test_large_photo_reaches_gemini_with_its_long_side_at_2048(
+def test_large_photo_reaches_gemini_scaled_down(
     booth: Booth, fake_gemini: FakeGemini, gemini_slot: str
 ) -> None:
     response = booth.post_photo(gemini_slot, jpeg_bytes((3000, 2000)))
@@ -330,7 +330,7 @@ def test_large_photo_reaches_gemini_with_its_long_side_at_2048(
     photo_part = sent_parts(request)[0]
     assert photo_part["inline_data"]["mime_type"] == "image/jpeg"
     with Image.open(io.BytesIO(sent_bytes(photo_part))) as sent:
-        assert (sent.format, sent.size) == ("JPEG", (2048, 1365))
+        assert (sent.format, sent.size) == ("JPEG", (1500, 1000))
 
 
 def test_request_carries_the_photo_then_the_template_images_then_the_prompt(

@@ -379,13 +379,23 @@ async def test_image_size_is_sent_for_gemini_3_models(fake_gemini: FakeGemini, p
     }
 
 
-async def test_large_photo_is_downscaled_to_2048(fake_gemini: FakeGemini, tmp_path: Path) -> None:
+async def test_large_jpeg_is_scaled_down_by_its_decoder(
+    fake_gemini: FakeGemini, tmp_path: Path
+) -> None:
     large = tmp_path / "large.jpg"
-    large.write_bytes(jpeg_bytes((3000, 2000)))
+    large.write_bytes(jpeg_bytes((6000, 4000)))
     await generate(fake_gemini, large)
     sent = sent_image(fake_gemini.requests[0])
     assert sent.format == "JPEG"
-    assert sent.size == (2048, 1365)
+    assert sent.size == (1500, 1000)  # 1/4: the coarsest scale keeping 1024 px or more
+
+
+async def test_large_png_is_resampled_to_2048(fake_gemini: FakeGemini, tmp_path: Path) -> None:
+    large = tmp_path / "large.png"
+    large.write_bytes(image_bytes("PNG", (3000, 2000)))
+    await generate(fake_gemini, large)
+    sent = sent_image(fake_gemini.requests[0])
+    assert (sent.format, sent.size) == ("JPEG", (2048, 1365))
 
 
 async def test_small_upright_photo_is_sent_as_it_is(

@@ -149,13 +149,15 @@ async def test_slot_settings_are_sent(fake_openai: FakeOpenAI, photo: Path) -> N
     }
 
 
-async def test_large_photo_is_downscaled_to_2048(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+async def test_large_photo_is_scaled_down_before_sending(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
     large = tmp_path / "large.jpg"
     large.write_bytes(jpeg_bytes((3000, 2000)))
     await edit(fake_openai, large)
     sent = fake_openai.requests[0].files[0]
     assert sent.content_type == "image/jpeg"
-    assert decoded(sent.data).size == (2048, 1365)
+    assert decoded(sent.data).size == (1500, 1000)  # 1/2 by the JPEG decoder
 
 
 async def test_rotated_photo_is_sent_upright(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
