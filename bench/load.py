@@ -14,7 +14,7 @@ What is measured
     * for each 200, the time beyond the provider's own: the booth's latency (first byte of the
       request sent to the last byte of the answer read) minus the delay the fake applied to that
       very request. Target: p95 under 150 ms. It is what the server adds to the provider: the
-      5 MB upload, the checks, shrinking the photo to 2048 px for Gemini, the call's transfer
+      5 MB upload, the checks, shrinking the photo for Gemini, the call's transfer
       both ways, storing the result, the answer;
     * the server's peak memory: ``VmRSS`` sampled every 20 ms and ``VmHWM`` over the run.
       Target: under 500 MB.
@@ -269,20 +269,18 @@ def warm_up(port: int) -> None:
 
 
 def shrink_ms(photo: bytes, *, repeat: int = 5) -> float:
-    """What the Gemini driver does to each photo before the call (providers/gemini.py: decode
-    at 1/2 scale with draft(), shrink to 2048 px, JPEG q90), timed alone: part of the time
-    beyond the provider's that no amount of server tuning removes."""
-    from PIL import Image
+    """What the Gemini driver does to each photo before the call (providers/photos.py), timed
+    alone: part of the time beyond the provider's that no amount of server tuning removes."""
+    from providers.photos import photo_for_provider
 
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        with Image.open(io.BytesIO(photo)) as image:
-            scale = 2048 / max(image.size)
-            image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
-            image.thumbnail((2048, 2048), Image.Resampling.BICUBIC)
-            image.save(io.BytesIO(), "JPEG", quality=90)
-        times.append((time.perf_counter() - started) * 1000)
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as file:
+        file.write(photo)
+        file.flush()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            photo_for_provider(Path(file.name), 1)
+            times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
 

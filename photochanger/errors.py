@@ -11,9 +11,6 @@ staff member's language (their language cookie or browser), as staff read it on 
 
 from __future__ import annotations
 
-from ninja import Schema
-from pydantic import Field
-
 
 class PhotoChangerError(Exception):
     http_status: int = 500
@@ -141,15 +138,3 @@ class JobNotFound(PhotoChangerError):
 class TemplateImageNotFound(PhotoChangerError):
     http_status = 404
     failure_reason = "template_image_not_found"
-
-
-class ErrorOut(Schema):
-    """The error body, as the handler in ``photochanger.api`` writes it (for the API docs)."""
-
-    status: str = Field(description='"error", or "timeout" for provider_timeout.')
-    failure_reason: str
-    details: str | None = None
-    retry_after: int | None = None
-    errors: dict[str, str] | None = Field(
-        default=None, description="422 only: what is wrong with each field, by name."
-    )

@@ -14,7 +14,8 @@ from pydantic import ConfigDict, Field, StringConstraints
 from ingest.pipeline import test_run_photo
 from media.selectors import template_image_bytes
 from photochanger.auth import staff_auth
-from photochanger.errors import ErrorOut, InvalidRequest
+from photochanger.errors import InvalidRequest
+from photochanger.schemas import ErrorOut
 from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
 from slots.selectors import (
     SettingsOverview,
