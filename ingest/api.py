@@ -20,7 +20,8 @@ from ingest.selectors import job_detail, job_get
 from media.selectors import media_bytes
 from media.services import thumbnail_for_job
 from photochanger.auth import staff_auth
-from photochanger.errors import ErrorOut, MethodNotAllowed, ResultNotFound
+from photochanger.errors import MethodNotAllowed, ResultNotFound
+from photochanger.schemas import ErrorOut
 
 router = Router(tags=["ingest"])
 staff_router = Router(tags=["jobs"], auth=staff_auth)
