@@ -8,7 +8,6 @@ again, and only while the job's deadline leaves room for the wait and another at
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -32,6 +31,7 @@ from providers.base import (
 )
 from providers.http import provider_client
 from providers.photos import photo_for_provider
+from providers.retry import RetryLater, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +53,10 @@ _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 # The model goes into the URL path, so it may not carry slashes, dots-only segments or queries.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# After waiting, an attempt needs at least this long to have any chance of producing an image.
-_MIN_ATTEMPT_SECONDS = 1.0
-_FIRST_BACKOFF_SECONDS = 1.0
-_MAX_BACKOFF_SECONDS = 8.0
 _EXCERPT_CHARS = 200
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
-
-
-class _RetryLater(ProviderError):
-    """A failure worth another attempt; ``delay`` is the wait Gemini asked for, if any."""
-
-    def __init__(self, message: str, *, delay: float | None = None) -> None:
-        super().__init__(message, retryable=True)
-        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -110,28 +98,15 @@ class GeminiProvider:
         options = _options(request.settings)
         # Decoding, resizing and base64 of a 12 MP photo take far too long for the event loop.
         body = await run_image_work(_request_body, request, options)
-        attempt = 1
-        while True:
-            try:
-                return await _attempt(
-                    url=options.url, body=body, api_key=request.api_key, deadline=request.deadline
-                )
-            except _RetryLater as failure:
-                wait = failure.delay if failure.delay is not None else _backoff(attempt)
-                last = attempt >= options.max_attempts
-                if last or request.deadline.remaining() < wait + _MIN_ATTEMPT_SECONDS:
-                    after = f" (after {attempt} attempts)" if attempt > 1 else ""
-                    raise ProviderError(f"{failure}{after}", retryable=True) from None
-                logger.warning(
-                    "gemini attempt %d of %d for job %s failed (%s); retrying in %.1f s",
-                    attempt,
-                    options.max_attempts,
-                    request.job_id,
-                    failure,
-                    wait,
-                )
-            await asyncio.sleep(wait)
-            attempt += 1
+        return await with_retries(
+            lambda: _attempt(
+                url=options.url, body=body, api_key=request.api_key, deadline=request.deadline
+            ),
+            provider="gemini",
+            job_id=request.job_id,
+            max_attempts=options.max_attempts,
+            deadline=request.deadline,
+        )
 
 
 def _options(settings: dict) -> _Options:
@@ -242,10 +217,6 @@ def _lenient_attempts(value: object) -> int:
     return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
 
 
-def _backoff(attempt: int) -> float:
-    return min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
-
-
 async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -> ProviderResult:
     headers = {"x-goog-api-key": api_key, "Content-Type": "application/json"}
     # httpx errors carry the request, headers and key included: chain none of them (from None).
@@ -256,7 +227,7 @@ async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -
             response = await client.post(url, content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached Gemini, so nothing was billed or started: safe to try again.
-        raise _RetryLater(f"cannot connect to gemini ({_describe(error)})") from None
+        raise RetryLater(f"cannot connect to gemini ({_describe(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("gemini did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
@@ -312,7 +283,7 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
         # Google does not echo keys today; a message is still never a place for one.
         summary += f": {_excerpt(message.replace(api_key, '[key]'))}"
     if response.status_code in _RETRY_STATUSES:
-        return _RetryLater(summary, delay=_retry_delay(details))
+        return RetryLater(summary, delay=_retry_delay(details))
     return ProviderError(summary)
 
 
@@ -362,7 +333,7 @@ def _image_from_answer(content: bytes) -> ProviderResult:
     if finish_reason in _REFUSALS:
         raise ProviderError(f"gemini refused to make the image ({finish_reason})")
     if finish_reason == "NO_IMAGE":
-        raise _RetryLater("gemini made no image (NO_IMAGE)")
+        raise RetryLater("gemini made no image (NO_IMAGE)")
     content_object = candidate.get("content")
     parts = content_object.get("parts") if isinstance(content_object, dict) else None
     answers = [

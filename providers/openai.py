@@ -11,7 +11,6 @@ The module is named after the provider like its siblings. Imports in this projec
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -35,6 +34,7 @@ from providers.base import (
 )
 from providers.http import provider_client
 from providers.photos import photo_for_provider
+from providers.retry import RetryLater, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -53,23 +53,11 @@ _REQUIRED = ("prompt", "model", "base_url")
 
 # The model is a form field, not part of the URL, but a name outside this pattern is a typo.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# After waiting, an attempt needs at least this long to have any chance of producing an image.
-_MIN_ATTEMPT_SECONDS = 1.0
-_FIRST_BACKOFF_SECONDS = 1.0
-_MAX_BACKOFF_SECONDS = 8.0
 _EXCERPT_CHARS = 200
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
 _EXTENSIONS_BY_TYPE = {CONTENT_TYPES[name]: extension for name, extension in EXTENSIONS.items()}
-
-
-class _RetryLater(ProviderError):
-    """A failure worth another attempt; ``delay`` is the wait OpenAI asked for, if any."""
-
-    def __init__(self, message: str, *, delay: float | None = None) -> None:
-        super().__init__(message, retryable=True)
-        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -120,31 +108,18 @@ class OpenAIProvider:
         options = _options(request.settings)
         # Decoding and resizing a 12 MP photo take far too long for the event loop.
         upload = await run_image_work(_upload, request, options)
-        attempt = 1
-        while True:
-            try:
-                return await _attempt(
-                    url=options.url,
-                    upload=upload,
-                    api_key=request.api_key,
-                    deadline=request.deadline,
-                )
-            except _RetryLater as failure:
-                wait = failure.delay if failure.delay is not None else _backoff(attempt)
-                last = attempt >= options.max_attempts
-                if last or request.deadline.remaining() < wait + _MIN_ATTEMPT_SECONDS:
-                    after = f" (after {attempt} attempts)" if attempt > 1 else ""
-                    raise ProviderError(f"{failure}{after}", retryable=True) from None
-                logger.warning(
-                    "openai attempt %d of %d for job %s failed (%s); retrying in %.1f s",
-                    attempt,
-                    options.max_attempts,
-                    request.job_id,
-                    failure,
-                    wait,
-                )
-            await asyncio.sleep(wait)
-            attempt += 1
+        return await with_retries(
+            lambda: _attempt(
+                url=options.url,
+                upload=upload,
+                api_key=request.api_key,
+                deadline=request.deadline,
+            ),
+            provider="openai",
+            job_id=request.job_id,
+            max_attempts=options.max_attempts,
+            deadline=request.deadline,
+        )
 
 
 def _options(settings: dict) -> _Options:
@@ -253,10 +228,6 @@ def _lenient_attempts(value: object) -> int:
     return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
 
 
-def _backoff(attempt: int) -> float:
-    return min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
-
-
 async def _attempt(
     *, url: str, upload: _Upload, api_key: str, deadline: Deadline
 ) -> ProviderResult:
@@ -271,7 +242,7 @@ async def _attempt(
             )
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached OpenAI, so nothing was billed or started: safe to try again.
-        raise _RetryLater(f"cannot connect to openai ({_describe(error)})") from None
+        raise RetryLater(f"cannot connect to openai ({_describe(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("openai did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
@@ -334,7 +305,7 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
     if status == httpx.codes.TOO_MANY_REQUESTS and code == "insufficient_quota":
         return ProviderError(summary)
     if status == httpx.codes.TOO_MANY_REQUESTS or status >= httpx.codes.INTERNAL_SERVER_ERROR:
-        return _RetryLater(summary, delay=_retry_after(response))
+        return RetryLater(summary, delay=_retry_after(response))
     return ProviderError(summary)
 
 
