@@ -22,20 +22,17 @@ import email.policy
 import io
 import json
 import math
-import select
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import NamedTuple
 
 import pytest
 from PIL import Image
+
+from tests.fakes.server import FakeHandler, FakeServer
 
 EDITS_PATH = "/v1/images/edits"
 _POLL_SECONDS = 0.05
@@ -74,51 +71,13 @@ class _Answer:
 Behaviour = Callable[["_Handler"], None]
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """The fake server; ``start``/``stop`` it or use it as a context manager."""
 
     def __init__(self) -> None:
-        self.base_url = ""
+        super().__init__()
         self.requests: list[RecordedRequest] = []
-        self.disconnects = 0
         self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()  # releases handlers that hang or wait
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def script(self, *behaviours: Behaviour) -> None:
         """Queue behaviours, one per request; when the queue is empty: ``answer_image()``."""
@@ -129,25 +88,11 @@ class FakeOpenAI:
         with self._lock:
             return self._script.popleft() if self._script else answer_image()
 
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
 
-    def _count_disconnect(self) -> None:
-        with self._lock:
-            self.disconnects += 1
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: ThreadingHTTPServer
-
+class _Handler(FakeHandler):
     @property
     def fake(self) -> FakeOpenAI:
         return self.server.fake  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # keep test output clean
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -220,33 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake._count_disconnect()
             self.close_connection = True
 
-    def wait(self, seconds: float) -> bool:
-        """Hold the request for ``seconds``; False when the client hung up (or the fake stops)."""
-        until = time.monotonic() + seconds
-        while not self.fake._stopping.is_set():
-            left = until - time.monotonic()
-            if left <= 0:
-                return True
-            if self._client_gone(timeout=min(left, _POLL_SECONDS)):
-                self.fake._count_disconnect()
-                self.close_connection = True
-                return False
-        self.close_connection = True
-        return False
 
-    def _client_gone(self, *, timeout: float) -> bool:
-        connection: socket.socket = self.connection
-        readable, _, _ = select.select([connection], [], [], timeout)
-        if not readable:
-            return False
-        try:
-            # Readable with nothing to read: the client closed its end.
-            if connection.recv(1, socket.MSG_PEEK) == b"":
-                return True
-        except OSError:
-            return True
-        time.sleep(timeout)  # a pipelined request waits its turn; do not spin on it
-        return False
+FakeOpenAI.handler_class = _Handler
 
 
 def _form_parts(content_type: str, body: bytes) -> tuple[dict[str, str], list[RecordedFile]]:
