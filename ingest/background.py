@@ -113,9 +113,3 @@ def _spawn(coroutine: Coroutine) -> None:
     task = asyncio.get_running_loop().create_task(coroutine)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-
-
-async def after_answer_drain() -> None:
-    """Wait for every pending after-answer task (server shutdown)."""
-    while _tasks:
-        await asyncio.gather(*list(_tasks), return_exceptions=True)
