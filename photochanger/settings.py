@@ -160,8 +160,8 @@ MEDIA_URL = "/media/"
 # Uploads land on the same file system as the media so a passthrough result is a rename.
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-# Every upload goes to disk: 30 photos of 10 MB held in memory would cost 300 MB.
-FILE_UPLOAD_HANDLERS = ["ingest.upload.PhotoUploadHandler"]
+# Staff uploads (template images) go to disk too, where the image checks read them.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 FILE_UPLOAD_PERMISSIONS = 0o640
 # Non-file form fields: booth metadata is small; anything larger is an abuse.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -12,6 +12,7 @@ from ninja import File, Form, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict, Field, StringConstraints
 
 from ingest.pipeline import test_run_photo
+from ingest.upload import form_field
 from media.selectors import template_image_bytes
 from photochanger.auth import staff_auth
 from photochanger.errors import InvalidRequest
@@ -307,7 +308,7 @@ _TEST_RUN_FORM = {
 )
 async def slot_test_run(request: HttpRequest, slot_id: str) -> HttpResponse:
     return await test_run_photo(
-        request=request, slot_id=slot_id, overrides=_overrides(request.POST.get("overrides"))
+        request=request, slot_id=slot_id, overrides=_overrides(form_field(request, "overrides"))
     )
 
 

@@ -637,10 +637,6 @@ CASES = [
         200,
         job=True,
         answer_type="image/jpeg",
-        xfail=(
-            "a photo part whose Content-Disposition is not UTF-8 (a cp1251 filename) is dropped "
-            "by Django's multipart parser: 400 'the photo is missing' instead of the photo"
-        ),
     ),
     Case(
         "nul-in-metadata-value",
