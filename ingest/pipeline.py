@@ -26,7 +26,7 @@ from ingest.admission import (
     internal_error,
     test_run_admit,
 )
-from ingest.background import job_finished, run_after_answer, upload_keep_open
+from ingest.background import job_answered, job_finished, upload_keep_open
 from ingest.capacity import capacity
 from ingest.services import job_fail, job_succeed
 from media.models import StoredMedia
@@ -146,13 +146,12 @@ async def _process(admission: Admission, request: HttpRequest) -> HttpResponse:
         if upload_file is not None:
             upload_file.close()
         raise RuntimeError("the job was closed while it ran")
-    run_after_answer(
+    job_answered(
         job_id=admission.job_id,
         upload=admission.upload,
         upload_file=upload_file,
         upload_sha256=admission.upload_sha256,
     )
-    job_finished(admission.job_id)
     return _success_response(admission, media, result, result_url)
 
 
@@ -163,7 +162,10 @@ async def _provider_call(admission: Admission) -> ProviderResult:
         raise ProviderFailed(f"the provider {slot.provider!r} is not available")
     try:
         async with asyncio.timeout(admission.deadline.remaining()) as timeout:
-            request = await run_database_work(_provider_request, admission, provider)
+            if provider.needs_public_urls or provider.uses_template_images(slot.operation):
+                request = await run_database_work(_provider_request, admission, provider)
+            else:
+                request = _provider_request(admission, provider)  # no query: no thread hop
             return await provider.process(request)
     except TimeoutError:
         if timeout.expired():
