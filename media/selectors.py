@@ -15,7 +15,7 @@ from media.models import MediaKind, StoredMedia
 from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
 from slots.models import GlobalSettings, TemplateImage
 
-CHUNK_BYTES = 256 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 def template_image_bytes(image: TemplateImage) -> bytes:

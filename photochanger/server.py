@@ -46,6 +46,9 @@ MAX_REQUEST_BODY_BYTES = ABSOLUTE_SIZE_LIMIT_MB * 1024 * 1024 + 256 * 1024
 REQUEST_BUFFER_BYTES = 1024 * 1024
 # How much of a response may wait in user space for the client before the application pauses.
 RESPONSE_BUFFER_BYTES = 512 * 1024
+# Twisted hands the socket at most 128 KiB per write-ready event, so a 1 MB answer took eight
+# turns of the event loop; the kernel takes what its buffer holds in one call instead.
+SEND_LIMIT_BYTES = 8 * 1024 * 1024
 # After a refusal the client may still be sending; keeping the socket open this long (without
 # reading) lets it read our answer before the connection is reset.
 REFUSAL_LINGER_SECONDS = 2.0
@@ -74,6 +77,7 @@ class UploadChannel(http.HTTPChannel):
     def connectionMade(self) -> None:
         super().connectionMade()
         self.transport.bufferSize = RESPONSE_BUFFER_BYTES
+        self.transport.SEND_LIMIT = SEND_LIMIT_BYTES
 
     def allHeadersReceived(self) -> None:
         # Twisted sends "100 Continue" at the end of this method; refuse before it does.
