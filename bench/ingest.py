@@ -20,9 +20,20 @@ What is measured
     Every response must be 200 with the expected length; warm-up responses are also compared
     byte for byte. Anything else is counted as a failure and printed, never timed.
 
+``--floor`` adds a third server: ours started the same way but with one django-ninja route
+that echoes the body (bench/floor_settings.py). floor/bare is what our HTTP stack (tuned
+daphne, Django, ninja) costs before any of the product's work; ours/floor is the product's.
+
+A virtual machine whose host hands memory out lazily makes every first write to a page of RAM
+slow (here ~3 ms per MB). Our server stores each result, so on a freshly booted VM with much
+free memory its writes keep landing on such pages and the 10 MB time doubles; the bare echo
+reuses its memory and never pays. A server that has run for a while has its memory in the
+page cache and does not pay either: fill it first (e.g. read a large sparse file:
+``truncate -s 20G /tmp/warm && cat /tmp/warm > /dev/null``) when ``free -m`` shows gigabytes free.
+
 Run it from the repository root (a full run takes one to two minutes on 2 cores)::
 
-    .venv/bin/python bench/ingest.py [--requests N] [--quick] [--no-json]
+    .venv/bin/python bench/ingest.py [--requests N] [--quick] [--no-json] [--floor]
 
 Each run measures 60 requests at concurrency 1 and 150 at concurrency 30 (30 clients, each
 sending one request after the other), after a few warm-up requests; ``--requests N`` measures N
@@ -348,26 +359,32 @@ def _spawn(name: str, command: list[str], env: dict[str, str], logs: Path) -> su
         )
 
 
-def ours_start(work: Path) -> Server:
+def ours_start(work: Path, *, name: str = "ours", settings_module: str = "") -> Server:
     """``manage.py serve`` on a fresh data folder; ready once it prints its address."""
-    data_dir = work / "data"
+    data_dir = work / f"{name}-data" if name != "ours" else work / "data"
     data_dir.mkdir()
     port = free_port()
     command = [str(PYTHON), "manage.py", "serve", "--host", HOST, "--port", str(port)]
-    env = _child_env(
-        {"DATA_DIR": str(data_dir), "INGEST_PASSWORD": PASSWORD, "LOG_LEVEL": "WARNING"}
-    )
-    server = Server("ours", _spawn("ours", command, env, work), port, work / "ours.stderr")
+    extra = {"DATA_DIR": str(data_dir), "INGEST_PASSWORD": PASSWORD, "LOG_LEVEL": "WARNING"}
+    if settings_module:
+        extra["DJANGO_SETTINGS_MODULE"] = settings_module
+    env = _child_env(extra)
+    server = Server(name, _spawn(name, command, env, work), port, work / f"{name}.stderr")
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    stdout_path = work / "ours.stdout"
+    stdout_path = work / f"{name}.stdout"
     while time.monotonic() < deadline:
         server.check_alive()
         if match := READY_LINE.search(stdout_path.read_text(errors="replace")):
             if not match.group(1).endswith(f":{port}/"):
-                raise BenchError(f"our server listens on {match.group(1)}, not on port {port}")
+                raise BenchError(f"{name} listens on {match.group(1)}, not on port {port}")
             return server
         time.sleep(0.1)
-    raise BenchError(f"our server did not print its address within {READY_TIMEOUT_SECONDS} s")
+    raise BenchError(f"{name} did not print its address within {READY_TIMEOUT_SECONDS} s")
+
+
+def floor_start(work: Path) -> Server:
+    """Our stack with an echo route instead of the product (bench/floor_settings.py)."""
+    return ours_start(work, name="floor", settings_module="bench.floor_settings")
 
 
 def bare_start(work: Path) -> Server:
@@ -737,23 +754,29 @@ def ratios(results: list[RunResult]) -> list[dict[str, object]]:
         bare = by_key.get(("bare", photo, concurrency))
         if server != "ours" or bare is None:
             continue
+        floor = by_key.get(("floor", photo, concurrency))
         rows.append(
             {
                 "photo": photo,
                 "concurrency": concurrency,
                 "p50_ratio": ours.p50_ms / bare.p50_ms,
                 "rps_ratio": ours.requests_per_second / bare.requests_per_second,
+                "floor_p50_ratio": floor.p50_ms / bare.p50_ms if floor else None,
             }
         )
     return rows
 
 
 def print_ratios(rows: list[dict[str, object]]) -> None:
-    print(f"\n{'photo':>5} {'conc':>4} {'p50 ours/bare':>14} {'req/s ours/bare':>16}")
+    print(
+        f"\n{'photo':>5} {'conc':>4} {'p50 ours/bare':>14} {'req/s ours/bare':>16} "
+        f"{'p50 floor/bare':>15}"
+    )
     for row in rows:
+        floor = row["floor_p50_ratio"]
         print(
             f"{row['photo']:>5} {row['concurrency']:>4} {row['p50_ratio']:>14.2f} "
-            f"{row['rps_ratio']:>16.2f}"
+            f"{row['rps_ratio']:>16.2f} {'-' if floor is None else f'{floor:.2f}':>15}"
         )
 
 
@@ -830,6 +853,11 @@ def arguments_parse() -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure our HTTP stack with an echo route (bench/floor_settings.py)",
+    )
     return parser.parse_args()
 
 
@@ -848,7 +876,7 @@ def runs_all(
     photos: list[Photo],
     plan: dict[int, tuple[int, int]],
 ) -> list[RunResult]:
-    """Every photo x concurrency, each on both servers one after the other (drift hits both)."""
+    """Every photo x concurrency, on each server one after the other (drift hits them all)."""
     results = []
     for photo in photos:
         for concurrency, counts in plan.items():
@@ -866,19 +894,23 @@ def runs_all(
     return results
 
 
-def benchmark(work: Path, plan: dict[int, tuple[int, int]]) -> tuple[list[Photo], list[RunResult]]:
+def benchmark(
+    work: Path, plan: dict[int, tuple[int, int]], *, floor: bool = False
+) -> tuple[list[Photo], list[RunResult]]:
     photos = photos_make(work)
     for photo in photos:
         print(f"test photo {photo.label}: {len(photo.data):,} bytes")
-    with running(ours_start, work) as ours, running(bare_start, work) as bare:
-        servers = [ours, bare]
-        print(f"ours: manage.py serve, pid {ours.pid}, port {ours.port}")
-        print(f"bare: uvicorn bench.echo_app:app, pid {bare.pid}, port {bare.port}")
+    starts = [ours_start, bare_start] + ([floor_start] if floor else [])
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(running(start, work)) for start in starts]
+        for server in servers:
+            description = _SERVER_DESCRIPTIONS[server.name]
+            print(f"{server.name}: {description}, pid {server.pid}, port {server.port}")
         exchanges = {server.name: exchanges_build(server, photos) for server in servers}
         for server in servers:
             for exchange in exchanges[server.name].values():
                 first_answer_check(server, exchange)
-        print("first answers: 200 with the expected body from both servers, for both photos")
+        print("first answers: 200 with the expected body from every server, for both photos")
         idle = ", ".join(f"{s.name} {_status_kb(s.pid, 'VmRSS') / 1024:.0f} MB" for s in servers)
         print(f"RSS after the first answers: {idle}\n")
         results = runs_all(servers, exchanges, photos, plan)
@@ -888,12 +920,19 @@ def benchmark(work: Path, plan: dict[int, tuple[int, int]]) -> tuple[list[Photo]
     return photos, results
 
 
+_SERVER_DESCRIPTIONS = {
+    "ours": "manage.py serve",
+    "bare": "uvicorn bench.echo_app:app",
+    "floor": "manage.py serve with bench/floor_settings.py (echo route)",
+}
+
+
 def main() -> int:
     arguments = arguments_parse()
     plan = plan_choose(arguments)
     work = Path(tempfile.mkdtemp(prefix="photochanger-bench-"))
     try:
-        photos, results = benchmark(work, plan)
+        photos, results = benchmark(work, plan, floor=arguments.floor)
     except BenchError as error:
         print(f"\nABORTED: {error}", file=sys.stderr)
         return 2
