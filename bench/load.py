@@ -98,8 +98,6 @@ ANSWER_SIZE = (1024, 1024)
 RESPONSE_BUFFER_BYTES = 8 * 1024 * 1024
 # A booth refused with 429 prints the original; the next guest comes a little later.
 PAUSE_AFTER_REFUSAL_SECONDS = 1.0
-# Booths at an event do not start in step: spread their first photos over a provider delay.
-STAGGER_SECONDS = sum(PROVIDER_SECONDS) / 2
 
 BEYOND_P95_TARGET_MS = 150.0
 RSS_TARGET_MB = 500.0
@@ -138,7 +136,7 @@ def _gemini_answer(image: bytes) -> dict:
     }
 
 
-def fake_provider_main(pipe: Pipe, seed: int) -> None:
+def fake_provider_main(pipe: Pipe, seed: int, seconds_range: tuple[float, float]) -> None:
     """Run the fake Gemini until told to stop; send its base URL, then the calls it took."""
     from tests.fakes.gemini import FakeGemini, answer_json, delay
 
@@ -148,7 +146,7 @@ def fake_provider_main(pipe: Pipe, seed: int) -> None:
 
     def behave(handler: object) -> None:
         with lock:  # handlers run on threads of their own
-            seconds = rng.uniform(*PROVIDER_SECONDS)
+            seconds = rng.uniform(*seconds_range)
         image = _with_comment(base_image, b"fake-provider-delay=%.6f" % seconds)
         delay(seconds, then=answer_json(200, _gemini_answer(image)))(handler)
 
@@ -170,11 +168,11 @@ def fake_provider_main(pipe: Pipe, seed: int) -> None:
 
 
 class FakeProvider:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, seconds_range: tuple[float, float]) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipe, child_pipe = context.Pipe()
         self.process = context.Process(
-            target=fake_provider_main, args=(child_pipe, seed), daemon=True
+            target=fake_provider_main, args=(child_pipe, seed, seconds_range), daemon=True
         )
         self.process.start()
         if not self._pipe.poll(60):
@@ -383,11 +381,18 @@ def _provider_delay_ms(outcome: Outcome) -> float | None:
 
 
 async def booth_run(
-    index: int, port: int, payload: bytes, started: float, stop_at: float, records: list[Record]
+    index: int,
+    port: int,
+    payload: bytes,
+    stop_at: float,
+    records: list[Record],
+    *,
+    started: float,
+    stagger_seconds: float,
 ) -> None:
     """One booth: a photo, wait for the answer, the next photo, until ``stop_at``."""
     connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
-    await asyncio.sleep(random.uniform(0, STAGGER_SECONDS))
+    await asyncio.sleep(random.uniform(0, stagger_seconds))
     try:
         while (sent_at := time.monotonic()) < stop_at:
             outcome = await connection.request(payload, keep_body=True)
@@ -414,12 +419,28 @@ async def booth_run(
 
 
 async def booths_run(
-    *, booths: int, port: int, payload: bytes, started: float, seconds: float
+    *,
+    booths: int,
+    port: int,
+    payload: bytes,
+    started: float,
+    seconds: float,
+    stagger_seconds: float,
 ) -> list[Record]:
     records: list[Record] = []
     async with asyncio.TaskGroup() as group:
         for index in range(booths):
-            group.create_task(booth_run(index, port, payload, started, started + seconds, records))
+            group.create_task(
+                booth_run(
+                    index,
+                    port,
+                    payload,
+                    started + seconds,
+                    records,
+                    started=started,
+                    stagger_seconds=stagger_seconds,
+                )
+            )
     return records
 
 
@@ -617,11 +638,17 @@ def report_write(report: Report) -> Path:
 # --- main ------------------------------------------------------------------------------------
 
 
-def benchmark(work: Path, *, minutes: float, booths: int) -> Report:
+def benchmark(
+    work: Path,
+    *,
+    minutes: float,
+    booths: int,
+    provider_seconds: tuple[float, float] = PROVIDER_SECONDS,
+) -> Report:
     photo = photo_make(work / "photo-5mb.jpg", size=PHOTO_SIZE, quality=PHOTO_QUALITY)
     print(f"test photo: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, {len(photo):,} bytes")
     shrink = shrink_ms(photo)
-    provider = FakeProvider(seed=4711)
+    provider = FakeProvider(seed=4711, seconds_range=provider_seconds)
     server: Server | None = None
     calls = -1
     try:
@@ -644,6 +671,9 @@ def benchmark(work: Path, *, minutes: float, booths: int) -> Report:
                     payload=payload,
                     started=monitor.started,
                     seconds=minutes * 60,
+                    # Booths at an event do not start in step: spread their first photos
+                    # over a provider delay.
+                    stagger_seconds=sum(provider_seconds) / 2,
                 )
             )
         monitor.stop()
@@ -676,6 +706,15 @@ def arguments_parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a one-minute run")
     parser.add_argument("--booths", type=int, default=BOOTHS, help="simulated booths (30)")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
+    parser.add_argument(
+        "--provider-seconds",
+        type=float,
+        nargs=2,
+        default=PROVIDER_SECONDS,
+        metavar=("MIN", "MAX"),
+        help="the fake's delay range (5 15); e.g. --booths 1 --provider-seconds 0.3 0.3 "
+        "measures one booth's time beyond the provider with nothing else running",
+    )
     return parser.parse_args()
 
 
@@ -684,7 +723,12 @@ def main() -> int:
     minutes = 1.0 if arguments.quick else arguments.minutes
     work = Path(tempfile.mkdtemp(prefix="photochanger-load-"))
     try:
-        report = benchmark(work, minutes=minutes, booths=arguments.booths)
+        report = benchmark(
+            work,
+            minutes=minutes,
+            booths=arguments.booths,
+            provider_seconds=tuple(arguments.provider_seconds),
+        )
     except BenchError as error:
         print(f"\nABORTED: {error}", file=sys.stderr)
         return 2
