@@ -58,9 +58,7 @@ def booth_upload_read(request: HttpRequest) -> BoothUpload:
         hashes = form.values("hash")
         photo = _photo_save(body, photos[0]) if len(photos) == 1 else None
         if photo is not None:
-            # Where Django keeps a request's uploads: it closes (deletes) them once the
-            # response has been sent, as it would have done with its own parser's files.
-            request._files = MultiValueDict({photos[0].name: [photo]})
+            _close_with_request(request, photos[0].name, photo)
         return BoothUpload(
             password=passwords[0] if passwords else None,
             photo=photo,
@@ -70,6 +68,15 @@ def booth_upload_read(request: HttpRequest) -> BoothUpload:
                 InvalidRequest("send exactly one photo (fileToUpload)") if len(photos) > 1 else None
             ),
         )
+
+
+def _close_with_request(request: HttpRequest, name: str, photo: TemporaryUploadedFile) -> None:
+    """Put the photo where Django keeps a request's uploads: it closes (deletes) them once the
+    response has been sent. Django's own parser may have filled that place already (a staff
+    session's CSRF check reads the form): its files must stay there to be deleted too."""
+    if getattr(request, "_files", None) is None:
+        request._files = MultiValueDict()
+    request._files.appendlist(name, photo)
 
 
 def form_field(request: HttpRequest, name: str) -> str | None:
