@@ -6,7 +6,7 @@ answer on a low-priority thread. A crash loses only a digest, never the guest's 
 job's final status. (Thumbnails are made when first shown, see media.services.)
 
 Ended jobs are reported in batches, gathered for REPORT_DELAY_SECONDS: one thread hop, one
-transaction for the digests and one query for the jobs per batch instead of four hops and three
+transaction for the digests and one query for the jobs per batch instead of three hops and two
 queries per job. At one booth sending back to back, per-job reporting competed with the next
 photo and cost it ~2 ms (bench/ingest.py, 1 MB at concurrency 1).
 """
