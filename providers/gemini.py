@@ -15,10 +15,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
-from django.utils import translation
 from django.utils.translation import gettext
 
 from media.images import image_format
@@ -29,16 +27,15 @@ from providers.base import (
     ProviderRequest,
     ProviderResult,
 )
-from providers.http import provider_client
+from providers.http import error_description, json_error_object, provider_client, text_excerpt
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
+from providers.settings import attempts_setting, is_http_url, options_or_error, text_setting
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gemini-2.5-flash-image"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-DEFAULT_MAX_ATTEMPTS = 3
-MAX_ATTEMPTS_LIMIT = 10
 # What Gemini's imageConfig accepts; anything else is a 400 for every guest.
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
@@ -53,7 +50,6 @@ _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 # The model goes into the URL path, so it may not carry slashes, dots-only segments or queries.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_EXCERPT_CHARS = 200
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
@@ -110,16 +106,7 @@ class GeminiProvider:
 
 
 def _options(settings: dict) -> _Options:
-    """The options of a call. Without a prompt, a usable model or base URL there is no call; an
-    optional setting that is wrong (saved before it was checked) is left out instead, so guests
-    still get an image."""
-    # The problems become the job's failure details, which stay English (the booth's operators
-    # read them in logs) even when a staff member's test run is served in another language.
-    with translation.override(None):
-        options, problems = _settings_read(settings)
-    if options is None:
-        raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
-    return options
+    return options_or_error(_settings_read, settings, required=_REQUIRED)
 
 
 def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
@@ -127,29 +114,29 @@ def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
     for event staff (in the active language). The options are None when a setting in
     ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
     problems: dict[str, str] = {}
-    prompt = _text(settings, "prompt")
+    prompt = text_setting(settings, "prompt")
     if not prompt:
         problems["prompt"] = gettext("The prompt is required for Gemini.")
     # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
-    model = (_text(settings, "model") or DEFAULT_MODEL).removeprefix("models/")
+    model = (text_setting(settings, "model") or DEFAULT_MODEL).removeprefix("models/")
     if not _MODEL_NAME.fullmatch(model):
         problems["model"] = gettext(
             "“%(model)s” is not a Gemini model name: use letters, digits, dots, dashes "
             "and underscores only, such as %(example)s."
         ) % {"model": model, "example": DEFAULT_MODEL}
-    base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
-    if not _is_http_url(base_url):
+    base_url = (text_setting(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
+    if not is_http_url(base_url):
         problems["base_url"] = gettext(
             "The base URL must be an http:// or https:// address, such as %(example)s."
         ) % {"example": DEFAULT_BASE_URL}
-    aspect_ratio = _text(settings, "aspect_ratio")
+    aspect_ratio = text_setting(settings, "aspect_ratio")
     if aspect_ratio and aspect_ratio not in ASPECT_RATIOS:
         problems["aspect_ratio"] = gettext(
             "The aspect ratio must be one of %(choices)s; leave it empty to let Gemini choose."
         ) % {"choices": ", ".join(ASPECT_RATIOS)}
         aspect_ratio = ""
     # Google refuses a lowercase "k"; staff need not know that.
-    image_size = _text(settings, "image_size").upper()
+    image_size = text_setting(settings, "image_size").upper()
     if image_size and image_size not in IMAGE_SIZES:
         problems["image_size"] = gettext(
             "The image size must be one of %(choices)s; leave it empty for 1K."
@@ -162,14 +149,7 @@ def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
             "gemini-3-pro-image-preview); leave it empty for %(model)s."
         ) % {"model": model}
         image_size = ""
-    max_attempts = settings.get("max_attempts")
-    if max_attempts is None or max_attempts == "":
-        max_attempts = DEFAULT_MAX_ATTEMPTS
-    elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
-        problems["max_attempts"] = gettext(
-            "The number of attempts must be a whole number from 1 to %(limit)s."
-        ) % {"limit": MAX_ATTEMPTS_LIMIT}
-        max_attempts = _lenient_attempts(max_attempts)
+    max_attempts = attempts_setting(settings, problems)
     if problems.keys() & set(_REQUIRED):
         return None, problems
     options = _Options(
@@ -183,38 +163,8 @@ def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
     return options, problems
 
 
-def _text(settings: dict, name: str) -> str:
-    return str(settings.get(name) or "").strip()
-
-
-def _is_http_url(url: str) -> bool:
-    # The URL is the start of every call's address, so a query or fragment would swallow the path.
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not any(character in "?#" or character.isspace() for character in url)
-    )
-
-
 def _takes_image_size(model: str) -> bool:
     return model.startswith("gemini-3")
-
-
-def _int_between(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _lenient_attempts(value: object) -> int:
-    """What an unchecked max_attempts meant: "5" is 5, 50 is the limit, nonsense the default."""
-    try:
-        attempts = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return DEFAULT_MAX_ATTEMPTS
-    return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
 
 
 async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -> ProviderResult:
@@ -227,21 +177,17 @@ async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -
             response = await client.post(url, content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached Gemini, so nothing was billed or started: safe to try again.
-        raise RetryLater(f"cannot connect to gemini ({_describe(error)})") from None
+        raise RetryLater(f"cannot connect to gemini ({error_description(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("gemini did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
         raise ProviderError(
-            f"the connection to gemini failed ({_describe(error)})", retryable=True
+            f"the connection to gemini failed ({error_description(error)})", retryable=True
         ) from None
     if response.status_code != httpx.codes.OK:
         raise _http_error(response, api_key)
     # Parsing a few MB of JSON and base64 is CPU work too.
     return await run_image_work(_image_from_answer, response.content)
-
-
-def _describe(error: Exception) -> str:
-    return str(error) or type(error).__name__
 
 
 def _request_body(request: ProviderRequest, options: _Options) -> bytes:
@@ -269,7 +215,7 @@ def _inline_part(content_type: str, data: bytes) -> dict:
 
 
 def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
-    error = _error_object(response)
+    error = json_error_object(response)
     details = error.get("details")
     details = details if isinstance(details, list) else []
     reason = _detail(details, _ERROR_INFO).get("reason")
@@ -281,20 +227,10 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
     message = error.get("message")
     if isinstance(message, str) and message:
         # Google does not echo keys today; a message is still never a place for one.
-        summary += f": {_excerpt(message.replace(api_key, '[key]'))}"
+        summary += f": {text_excerpt(message.replace(api_key, '[key]'))}"
     if response.status_code in _RETRY_STATUSES:
         return RetryLater(summary, delay=_retry_delay(details))
     return ProviderError(summary)
-
-
-def _error_object(response: httpx.Response) -> dict:
-    # Proxies and load balancers in front of Google answer errors in HTML; those carry nothing.
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
 
 
 def _detail(details: list, type_url: str) -> dict:
@@ -353,15 +289,10 @@ def _image_from_answer(content: bytes) -> ProviderResult:
             if not part.get("thought") and isinstance(part.get("text"), str)
         ).strip()
         if text:
-            raise ProviderError(f"gemini answered with text only: {_excerpt(text)}")
+            raise ProviderError(f"gemini answered with text only: {text_excerpt(text)}")
         raise ProviderError(f"gemini sent no image (finishReason {finish_reason or 'missing'})")
     try:
         data = base64.b64decode(images[-1].get("data") or "", validate=True)
         return ProviderResult(format=image_format(data), data=data)
     except (binascii.Error, TypeError, ValueError):
         raise ProviderError("gemini sent an image that is not a JPEG, PNG or WebP") from None
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"

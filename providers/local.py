@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 from media.images import open_upright
 from photochanger.executors import run_image_work
 from providers.base import ProviderError, ProviderInputError, ProviderRequest, ProviderResult
+from providers.settings import int_between
 
 OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _SEPIA_DARK = "#2b1d0e"
@@ -69,9 +70,9 @@ class LocalProvider:
             problems[""] = gettext("The local provider can do: %(operations)s.") % {
                 "operations": ", ".join(_OPERATIONS)
             }
-        if "bits" in settings and not _int_between(settings["bits"], 1, 8):
+        if "bits" in settings and not int_between(settings["bits"], 1, 8):
             problems["bits"] = gettext("bits must be a whole number from 1 to 8.")
-        if "quality" in settings and not _int_between(settings["quality"], 1, 100):
+        if "quality" in settings and not int_between(settings["quality"], 1, 100):
             problems["quality"] = gettext("quality must be a whole number from 1 to 100.")
         wanted = settings.get("output_format")
         if wanted is not None and str(wanted).lower() not in OUTPUT_FORMATS:
@@ -104,10 +105,6 @@ def _apply(
         quality = int(request.settings.get("quality", 90))
         result.save(buffer, output_format, quality=max(1, min(100, quality)))
     return ProviderResult(format=output_format, data=buffer.getvalue())
-
-
-def _int_between(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _output_format(request: ProviderRequest) -> str:

@@ -18,10 +18,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
-from django.utils import translation
 from django.utils.translation import gettext
 
 from media.images import CONTENT_TYPES, EXTENSIONS, image_format
@@ -32,9 +30,10 @@ from providers.base import (
     ProviderRequest,
     ProviderResult,
 )
-from providers.http import provider_client
+from providers.http import error_description, json_error_object, provider_client, text_excerpt
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
+from providers.settings import attempts_setting, is_http_url, options_or_error, text_setting
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +44,12 @@ DEFAULT_OUTPUT_FORMAT = "png"
 SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 QUALITIES = ("auto", "low", "medium", "high")
-DEFAULT_MAX_ATTEMPTS = 3
-MAX_ATTEMPTS_LIMIT = 10
 MODERATION_MESSAGE = "OpenAI refused the photo or prompt (moderation)"
 # Settings without which there is no call; any other wrong setting falls back to its default.
 _REQUIRED = ("prompt", "model", "base_url")
 
 # The model is a form field, not part of the URL, but a name outside this pattern is a typo.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_EXCERPT_CHARS = 200
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
@@ -123,16 +119,7 @@ class OpenAIProvider:
 
 
 def _options(settings: dict) -> _Options:
-    """The options of a call. Without a prompt, a usable model or base URL there is no call; an
-    optional setting that is wrong (saved before it was checked) falls back to its default
-    instead, so guests still get an image."""
-    # The problems become the job's failure details, which stay English (the booth's operators
-    # read them in logs) even when a staff member's test run is served in another language.
-    with translation.override(None):
-        options, problems = _settings_read(settings)
-    if options is None:
-        raise ProviderError(" ".join(problems[name] for name in _REQUIRED if name in problems))
-    return options
+    return options_or_error(_settings_read, settings, required=_REQUIRED)
 
 
 def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
@@ -140,48 +127,41 @@ def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
     for event staff (in the active language). The options are None when a setting in
     ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
     problems: dict[str, str] = {}
-    prompt = _text(settings, "prompt")
+    prompt = text_setting(settings, "prompt")
     if not prompt:
         problems["prompt"] = gettext("The prompt is required for OpenAI.")
-    model = _text(settings, "model") or DEFAULT_MODEL
+    model = text_setting(settings, "model") or DEFAULT_MODEL
     if not _MODEL_NAME.fullmatch(model):
         problems["model"] = gettext(
             "“%(model)s” is not an OpenAI model name: use letters, digits, dots, dashes "
             "and underscores only, such as %(example)s."
         ) % {"model": model, "example": DEFAULT_MODEL}
-    base_url = (_text(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
-    if not _is_http_url(base_url):
+    base_url = (text_setting(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
+    if not is_http_url(base_url):
         problems["base_url"] = gettext(
             "The base URL must be an http:// or https:// address, such as %(example)s."
         ) % {"example": DEFAULT_BASE_URL}
     # OpenAI wants lowercase values; staff need not know that.
-    size = _text(settings, "size").lower()
+    size = text_setting(settings, "size").lower()
     if size and size not in SIZES:
         problems["size"] = gettext(
             "The size must be one of %(choices)s; leave it empty for auto."
         ) % {"choices": ", ".join(SIZES)}
         size = ""
-    output_format = _text(settings, "output_format").lower()
+    output_format = text_setting(settings, "output_format").lower()
     output_format = "jpeg" if output_format == "jpg" else output_format
     if output_format and output_format not in OUTPUT_FORMATS:
         problems["output_format"] = gettext(
             "The output format must be one of %(choices)s; leave it empty for png."
         ) % {"choices": ", ".join(OUTPUT_FORMATS)}
         output_format = ""
-    quality = _text(settings, "quality").lower()
+    quality = text_setting(settings, "quality").lower()
     if quality and quality not in QUALITIES:
         problems["quality"] = gettext(
             "The quality must be one of %(choices)s; leave it empty to let OpenAI choose."
         ) % {"choices": ", ".join(QUALITIES)}
         quality = ""
-    max_attempts = settings.get("max_attempts")
-    if max_attempts is None or max_attempts == "":
-        max_attempts = DEFAULT_MAX_ATTEMPTS
-    elif not _int_between(max_attempts, 1, MAX_ATTEMPTS_LIMIT):
-        problems["max_attempts"] = gettext(
-            "The number of attempts must be a whole number from 1 to %(limit)s."
-        ) % {"limit": MAX_ATTEMPTS_LIMIT}
-        max_attempts = _lenient_attempts(max_attempts)
+    max_attempts = attempts_setting(settings, problems)
     if problems.keys() & set(_REQUIRED):
         return None, problems
     options = _Options(
@@ -194,38 +174,6 @@ def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
         max_attempts=max_attempts,
     )
     return options, problems
-
-
-def _text(settings: dict, name: str) -> str:
-    value = settings.get(name)
-    return "" if value is None else str(value).strip()
-
-
-def _is_http_url(url: str) -> bool:
-    # The URL is the start of every call's address, so a query or fragment would swallow the path.
-    try:
-        parts = urlsplit(url)
-        has_host = bool(parts.hostname)
-    except ValueError:  # a malformed port or IPv6 address
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and has_host
-        and not any(character in "?#" or character.isspace() for character in url)
-    )
-
-
-def _int_between(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _lenient_attempts(value: object) -> int:
-    """What an unchecked max_attempts meant: "5" is 5, 50 is the limit, nonsense the default."""
-    try:
-        attempts = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return DEFAULT_MAX_ATTEMPTS
-    return max(1, min(MAX_ATTEMPTS_LIMIT, attempts))
 
 
 async def _attempt(
@@ -242,21 +190,17 @@ async def _attempt(
             )
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached OpenAI, so nothing was billed or started: safe to try again.
-        raise RetryLater(f"cannot connect to openai ({_describe(error)})") from None
+        raise RetryLater(f"cannot connect to openai ({error_description(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("openai did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
         raise ProviderError(
-            f"the connection to openai failed ({_describe(error)})", retryable=True
+            f"the connection to openai failed ({error_description(error)})", retryable=True
         ) from None
     if response.status_code != httpx.codes.OK:
         raise _http_error(response, api_key)
     # Parsing a few MB of JSON and base64 is CPU work too.
     return await run_image_work(_image_from_answer, response.content)
-
-
-def _describe(error: Exception) -> str:
-    return str(error) or type(error).__name__
 
 
 def _upload(request: ProviderRequest, options: _Options) -> _Upload:
@@ -287,7 +231,7 @@ def _filename(stem: str, content_type: str) -> str:
 
 
 def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
-    error = _error_object(response)
+    error = json_error_object(response)
     code = error.get("code") if isinstance(error.get("code"), str) else ""
     status = response.status_code
     if code == "moderation_blocked":
@@ -300,23 +244,13 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
         summary += f" {code}"
     message = error.get("message")
     if isinstance(message, str) and message:
-        summary += f": {_excerpt(message.replace(api_key, '[key]'))}"
+        summary += f": {text_excerpt(message.replace(api_key, '[key]'))}"
     # A 429 for an exhausted quota or budget stays so until someone pays; waiting cannot help.
     if status == httpx.codes.TOO_MANY_REQUESTS and code == "insufficient_quota":
         return ProviderError(summary)
     if status == httpx.codes.TOO_MANY_REQUESTS or status >= httpx.codes.INTERNAL_SERVER_ERROR:
         return RetryLater(summary, delay=_retry_after(response))
     return ProviderError(summary)
-
-
-def _error_object(response: httpx.Response) -> dict:
-    # Proxies and load balancers in front of OpenAI answer some errors in HTML; those carry nothing.
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -343,8 +277,3 @@ def _image_from_answer(content: bytes) -> ProviderResult:
         return ProviderResult(format=image_format(image), data=image)
     except (binascii.Error, ValueError):
         raise ProviderError("openai sent an image that is not a JPEG, PNG or WebP") from None
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"

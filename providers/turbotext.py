@@ -25,7 +25,7 @@ from django.utils.translation import gettext
 
 from media.images import image_format
 from providers.base import Deadline, ProviderError, ProviderRequest, ProviderResult
-from providers.http import provider_client
+from providers.http import error_description, provider_client, text_excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ _RETRY_STATUSES = frozenset({408, 425, 429})
 # copied to Turbotext's storage), so a few failed downloads are tried again.
 _MAX_DOWNLOAD_ATTEMPTS = 5
 _MAX_BACKOFF_SECONDS = 8.0
-_EXCERPT_CHARS = 200
 # The client's timeout ends a little after the deadline, so that under the pipeline its
 # cancellation at the deadline (a 504) always comes first.
 _TIMEOUT_GRACE_SECONDS = 0.5
@@ -289,13 +288,13 @@ async def _create_queue(call: _Call, fields: dict[str, str]) -> str:
         response = await call.post(fields)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached Turbotext, so no job was started or billed: safe to try again.
-        raise _RetryLater(f"cannot connect to turbotext ({_describe(error)})") from None
+        raise _RetryLater(f"cannot connect to turbotext ({error_description(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("turbotext did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
         # The form may have arrived and started a billed job: no second queue.
         raise ProviderError(
-            f"the connection to turbotext failed ({_describe(error)})", retryable=True
+            f"the connection to turbotext failed ({error_description(error)})", retryable=True
         ) from None
     _check_status(response, call.api_key)
     answer = _json_object(response)
@@ -329,7 +328,7 @@ async def _wait_for_result(call: _Call, queue_id: str) -> str:
                 "turbotext poll of queue %s for job %s failed (%s); asking again",
                 queue_id,
                 call.job_id,
-                _describe(error),
+                error_description(error),
             )
             continue
         if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
@@ -353,7 +352,7 @@ async def _wait_for_result(call: _Call, queue_id: str) -> str:
         if _error_text(answer) or "success" in answer:
             raise _refusal(answer, call.api_key)
         raise ProviderError(
-            f"turbotext sent an answer without success or action: {_excerpt(response.text)}"
+            f"turbotext sent an answer without success or action: {text_excerpt(response.text)}"
         )
 
 
@@ -372,7 +371,7 @@ def _absolute_result_url(base_url: str, image_url: str) -> str:
     # data.image holds paths such as "/image/…" on Turbotext's own host.
     url = urljoin(f"{base_url}/", image_url)
     if not _is_web_url(url):
-        raise ProviderError(f"turbotext named a result that is not a web URL: {_excerpt(url)}")
+        raise ProviderError(f"turbotext named a result that is not a web URL: {text_excerpt(url)}")
     return url
 
 
@@ -389,7 +388,7 @@ async def _download(call: _Call, url: str) -> ProviderResult:
                 "the turbotext result did not download in time", retryable=True
             ) from None
         except httpx.TransportError as error:
-            failure, worth_retrying = _describe(error), True
+            failure, worth_retrying = error_description(error), True
         else:
             if response.status_code == httpx.codes.OK:
                 try:
@@ -440,7 +439,7 @@ def _json_object(response: httpx.Response, *, strict: bool = True) -> dict:
     if isinstance(answer, dict):
         return answer
     if strict:
-        raise ProviderError(f"turbotext sent a malformed answer: {_excerpt(response.text)}")
+        raise ProviderError(f"turbotext sent a malformed answer: {text_excerpt(response.text)}")
     return {}
 
 
@@ -478,16 +477,7 @@ def _refusal(answer: dict, api_key: str) -> ProviderError:
 
 def _redacted(text: str, api_key: str) -> str:
     # Turbotext does not echo keys that we know of; an error message is still never a place for one.
-    return _excerpt(text.replace(api_key, "[key]") if api_key else text)
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
-
-
-def _describe(error: Exception) -> str:
-    return str(error) or type(error).__name__
+    return text_excerpt(text.replace(api_key, "[key]") if api_key else text)
 
 
 def _prompt(settings: dict) -> str:
