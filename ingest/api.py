@@ -1,83 +1,186 @@
-"""POST /api/ingest/{slot_id}: the booth sends a photo and gets the processed one back.
+"""The booth's endpoint, the staff's test run, guests' downloads, and the staff's view of jobs.
 
-And the staff's view of jobs: /api/jobs/…
+Each endpoint turns the request into values and calls one service (ingest.services): the booth's
+form is read by Django's own multipart parser, through django-ninja's File and Form parameters,
+after the cheap refusals (BoothPassword) and before the service runs.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import File, Form, Router, Schema, UploadedFile
+from ninja.security import APIKeyQuery
 from pydantic import Field
 
-from ingest.models import Job
-from ingest.pipeline import ingest_photo
+from ingest.models import Job, JobSource
 from ingest.selectors import job_detail, job_get
-from media.selectors import media_bytes
+from ingest.services import PhotoAnswer, booth_gate, ingest_photo
+from ingest.uploads import booth_form_read
+from media.selectors import media_chunks, media_file_bytes, public_result
 from media.services import thumbnail_for_job
 from photochanger.auth import staff_auth
-from photochanger.errors import MethodNotAllowed, ResultNotFound
+from photochanger.errors import InvalidRequest, ResultNotFound
+from photochanger.executors import run_database_work
 from photochanger.schemas import ErrorOut
+from photochanger.throttle import client_address, guarded_lookup
+from slots.services import SlotOverrides
 
 router = Router(tags=["ingest"])
+public_router = Router(tags=["public"])
 staff_router = Router(tags=["jobs"], auth=staff_auth)
 
-_FORM_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["fileToUpload"],
-                    "properties": {
-                        "password": {
-                            "type": "string",
-                            "description": "The ingest password (or ?password= in the URL).",
-                        },
-                        "fileToUpload": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The photo: JPEG, PNG or WebP (alias: file).",
-                        },
-                        "hash": {
-                            "type": "string",
-                            "description": "Optional hex MD5, SHA-1 or SHA-256 of the photo.",
-                        },
-                    },
-                    "additionalProperties": {
-                        "type": "string",
-                        "description": "Booth metadata (time, profile, name, …), kept on the job.",
-                    },
-                }
-            }
-        },
-    },
+_ERRORS = {code: ErrorOut for code in (400, 401, 404, 413, 415, 422, 429, 500, 502, 504)}
+_IMAGE_ANSWER = {
     "responses": {
         "200": {
-            "description": "The processed image (headers X-Job-Id, X-Result-Url).",
+            "description": "The processed image, with headers X-Job-Id and X-Result-Url.",
             "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
         }
-    },
+    }
 }
+
+
+class BoothPassword(APIKeyQuery):
+    """The ingest password in the URL (``?password=``), where booth software can put it; the
+    form's ``password`` field works too. Checked before the form is read, with an address that
+    kept sending wrong ones: both refusals cost no parsing."""
+
+    param_name = "password"
+
+    async def authenticate(self, request: HttpRequest, key: str | None) -> str:
+        client = client_address(request)
+        await booth_gate(client=client, url_password=key)
+        return client
 
 
 # {path:…}: an id with an encoded slash still reaches the view, so a wrong password answers
 # 401 whatever the slot id (slots cannot be probed) and a bad id answers slot_not_found.
-@router.post("/ingest/{path:slot_id}", openapi_extra=_FORM_SCHEMA, summary="Process a booth photo")
-async def ingest(request: HttpRequest, slot_id: str) -> HttpResponse:
-    return await ingest_photo(request=request, slot_id=slot_id)
-
-
-@router.api_operation(
-    ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], "/ingest/{path:slot_id}", include_in_schema=False
+@router.post(
+    "/ingest/{path:slot_id}",
+    auth=BoothPassword(),
+    response=_ERRORS,
+    openapi_extra=_IMAGE_ANSWER,
+    summary="Process a booth photo",
+    description="Any other form field (time, profile, name, …) is kept on the job as metadata.",
 )
-def ingest_other_methods(request: HttpRequest, slot_id: str) -> HttpResponse:
-    raise MethodNotAllowed("send the photo with POST")
+async def ingest(
+    request: HttpRequest,
+    slot_id: str,
+    fileToUpload: File[UploadedFile] = None,
+    file: File[UploadedFile] = None,
+    password: Annotated[
+        str | None, Form(description="The ingest password, if not in the URL.")
+    ] = None,
+    hash: Annotated[str | None, Form(description="Hex MD5, SHA-1 or SHA-256 of the photo.")] = None,
+) -> HttpResponse:
+    answer = await ingest_photo(
+        slot_id=slot_id,
+        form=booth_form_read(request.POST, request.FILES),
+        password=request.GET.get("password"),
+        client=request.auth,
+    )
+    return photo_response(answer, request)
+
+
+_OVERRIDES_HELP = (
+    'Unsaved changes as JSON, e.g. {"settings": {"prompt": "…"}}; '
+    "keys: provider, operation, settings."
+)
+
+
+@staff_router.post(
+    "/slots/{slot_id}/test-run",
+    tags=["slots"],
+    response=_ERRORS,
+    openapi_extra=_IMAGE_ANSWER,
+    summary="Run a test photo through a slot",
+    description="The booth's pipeline without the password, on a slot active or not, recorded "
+    "with source test_run. Answers what a booth would get: the image with X-Job-Id and "
+    "X-Result-Url, or the error.",
+)
+async def slot_test_run(
+    request: HttpRequest,
+    slot_id: str,
+    fileToUpload: File[UploadedFile] = None,
+    overrides: Annotated[str | None, Form(description=_OVERRIDES_HELP)] = None,
+) -> HttpResponse:
+    form = booth_form_read(request.POST, request.FILES)
+    form.metadata.pop("overrides", None)  # the test run's own field, not booth metadata
+    answer = await ingest_photo(
+        slot_id=slot_id,
+        form=form,
+        source=JobSource.TEST_RUN,
+        overrides=_overrides(overrides),
+    )
+    return photo_response(answer, request)
+
+
+def _overrides(raw: str | None) -> SlotOverrides:
+    if not raw:
+        return SlotOverrides()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidRequest("overrides must be JSON") from None
+    if not isinstance(data, dict) or set(data) - {"provider", "operation", "settings"}:
+        raise InvalidRequest("overrides may set provider, operation and settings")
+    return SlotOverrides(
+        provider=data.get("provider"),
+        operation=data.get("operation"),
+        settings=data.get("settings"),
+    )
+
+
+def photo_response(answer: PhotoAnswer, request: HttpRequest) -> HttpResponse:
+    """The image with the headers every answer of ours carries (SPEC §3)."""
+    if answer.chunks is not None:
+        response: HttpResponse = StreamingHttpResponse(
+            answer.chunks, content_type=answer.content_type
+        )
+    else:
+        response = HttpResponse(answer.data, content_type=answer.content_type)
+    response["Content-Length"] = str(answer.size)
+    if answer.result_path:
+        response["X-Result-Url"] = _absolute_url(answer.result_path, answer, request)
+    else:
+        response["X-PhotoChanger-Fallback"] = "original"
+    response["X-Job-Id"] = str(answer.job_id)
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _absolute_url(path: str, answer: PhotoAnswer, request: HttpRequest) -> str:
+    base = answer.public_base_url.rstrip("/")
+    if base:
+        return f"{base}{path}"
+    try:
+        return request.build_absolute_uri(path)
+    except DisallowedHost:
+        # A Host header that is not a host name: name the address the booth reached instead.
+        return (
+            f"{request.scheme}://{request.META['SERVER_NAME']}:{request.META['SERVER_PORT']}{path}"
+        )
+
+
+@public_router.get("/public/results/{job_id}", summary="Download a guest's result", auth=None)
+async def result_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse:
+    media = await run_database_work(
+        guarded_lookup, public_result, client=client_address(request), job_id=job_id
+    )
+    response = StreamingHttpResponse(media_chunks(media), content_type=media.content_type)
+    response["Content-Length"] = str(media.size_bytes)
+    response["Content-Disposition"] = f'attachment; filename="photo-{job_id}.{media.extension}"'
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 class UploadOut(Schema):
@@ -177,7 +280,9 @@ def job_thumbnail(request: HttpRequest, job_id: str) -> HttpResponse:
     thumbnail = thumbnail_for_job(job_id=job_get(job_id=job_id).pk)
     if thumbnail is None:
         raise ResultNotFound("the job has no result")
-    response = HttpResponse(media_bytes(thumbnail), content_type=thumbnail.content_type)
+    response = HttpResponse(
+        media_file_bytes(storage_name=thumbnail.storage_name), content_type=thumbnail.content_type
+    )
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response

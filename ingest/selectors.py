@@ -11,7 +11,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ingest.models import Job, JobStatus
-from media.selectors import job_result
+from media.selectors import job_result, public_result
 from photochanger.errors import JobNotFound
 from slots.models import GlobalSettings, Slot
 
@@ -69,6 +69,22 @@ def job_detail(*, job_id: str | uuid.UUID) -> Job:
     base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
     job.result_url = f"{(base or '').rstrip('/')}/public/results/{job.pk}"
     return job
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    job_id: uuid.UUID
+    expires_at: datetime
+    # The base of the page's absolute URL (the QR code); empty means "as the request came".
+    public_base_url: str
+
+
+def guest_result(*, job_id: str) -> GuestResult:
+    """What the guest page at /r/{job_id} shows: the same result as the download, under the
+    same rules (ResultNotFound, ResultExpired), and where the server is reached publicly."""
+    media = public_result(job_id=job_id)
+    base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
+    return GuestResult(job_id=media.job_id, expires_at=media.expires_at, public_base_url=base or "")
 
 
 def _job_uuid(job_id: str | uuid.UUID) -> uuid.UUID:

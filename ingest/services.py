@@ -1,148 +1,435 @@
-"""Writes of jobs. A job moves forward once, from pending to done, failed or timeout."""
+"""The ingest service: one photo from the booth (or a staff test run) to its answer, in time.
+
+Checks, in the documented order (SPEC §3): password (401), slot (404); then, with the job
+recorded, capacity (429), the form (400), size (413), type (415); then the provider under the
+deadline ``T_sync_response`` (502, 504). A refusal before the job exists leaves no row; after it,
+the refusal closes the job. The deadline is computed once, when the request arrives.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from django.core.files import File
-from django.db import transaction
-from django.db.models import QuerySet
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from ingest.models import Job, JobSource, JobStatus
-from media.models import StoredMedia
-from media.services import media_file_delete, result_file_save, result_media_create
-from photochanger.errors import PhotoChangerError
-from slots.models import GlobalSettings, Slot
+from ingest.capacity import RETRY_AFTER_SECONDS, capacity
+from ingest.events import job_report
+from ingest.jobs import job_fail, job_start, job_succeed
+from ingest.models import JobSource
+from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
+from media.images import PhotoInfo, photo_inspect
+from media.selectors import media_chunks, media_file_bytes, provider_media_url
+from media.services import provider_media_publish
+from photochanger.errors import (
+    ClientDisconnected,
+    InternalError,
+    InvalidPassword,
+    InvalidRequest,
+    PayloadTooLarge,
+    PhotoChangerError,
+    ProviderFailed,
+    ProviderTimeout,
+    RateLimited,
+    SlotDisabled,
+    SlotNotFound,
+    UnsupportedMediaType,
+)
+from photochanger.executors import run_database_work, run_image_work
+from photochanger.throttle import FailureLimit
+from providers.base import (
+    Deadline,
+    ProviderError,
+    ProviderInputError,
+    ProviderRequest,
+    ProviderResult,
+    TemplateImageInput,
+)
+from providers.registry import provider_for
+from slots.models import GlobalSettings, OnFailure, Slot
+from slots.selectors import provider_api_key, slot_get
+from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
 
 logger = logging.getLogger(__name__)
 
-# A job is only ever pending while a request waits on it; past its deadline plus this margin
-# it can only be the leftover of a crash.
-STALE_MARGIN = timedelta(minutes=2)
+WRONG_PASSWORDS = FailureLimit(
+    name="ingest-password",
+    limit=django_settings.INGEST_PASSWORD_FAILURES,
+    window_seconds=300,
+    block_seconds=django_settings.INGEST_PASSWORD_BLOCK_MINUTES * 60,
+    message="too many wrong passwords from this address; try again later",
+)
+# With on_failure = original, these failures answer the guest's own photo instead.
+_FALLBACK_ERRORS = (ProviderFailed, ProviderTimeout, InternalError)
 
 
-def job_start(
+@dataclass(frozen=True)
+class PhotoAnswer:
+    """What the booth gets back: the image, as bytes or as chunks of a stored file."""
+
+    job_id: uuid.UUID
+    content_type: str
+    size: int
+    data: bytes = b""
+    chunks: AsyncIterator[bytes] | None = None
+    result_path: str = ""  # the guest's download; empty for the original sent back
+    public_base_url: str = ""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request that passed password and slot, with its job recorded and its capacity held."""
+
+    job_id: uuid.UUID
+    slot: Slot
+    settings: GlobalSettings
+    started: float  # time.monotonic() when the request arrived
+    deadline: Deadline
+    deadline_at: datetime  # the same deadline on the wall clock, as the job row and media keep it
+
+
+async def booth_gate(*, client: str, url_password: str | None) -> None:
+    """The refusals made before the booth's form is read: an address that kept sending wrong
+    passwords (429), a wrong password in the URL (401)."""
+    await run_database_work(_gate, client=client, url_password=url_password)
+
+
+def _gate(*, client: str, url_password: str | None) -> None:
+    WRONG_PASSWORDS.check(client)
+    if url_password:
+        _password_check(url_password, settings=settings_get(), client=client)
+
+
+async def ingest_photo(
+    *,
+    slot_id: str,
+    form: BoothForm,
+    source: str = JobSource.INGEST,
+    password: str | None = None,
+    client: str = "",
+    overrides: SlotOverrides | None = None,
+) -> PhotoAnswer:
+    """Answer a photo: the processed image, or a PhotoChangerError carrying the job id.
+
+    A booth's photo (source ``ingest``) needs the ingest password (``password``, else the form's)
+    and an active slot. A staff test run (source ``test_run``) needs neither, and may try unsaved
+    ``overrides`` of the slot for this photo only.
+    """
+    started = time.monotonic()
+    started_at = timezone.now()
+    if source == JobSource.TEST_RUN:
+        slot, settings = await run_database_work(_slot_and_settings, slot_id=slot_id)
+        # On the event loop: the problems are worded in the staff member's active language.
+        slot = slot_with_overrides(slot=slot, overrides=overrides or SlotOverrides())
+    else:
+        slot, settings = await run_database_work(
+            _booth_admit, slot_id=slot_id, password=password or form.password, client=client
+        )
+    seconds = settings.sync_response_seconds
+    admission = await run_database_work(
+        _job_open,
+        slot=slot,
+        form=form,
+        source=source,
+        started=started,
+        started_at=started_at,
+        settings=settings,
+        deadline=Deadline(started + seconds),
+        deadline_at=started_at + timedelta(seconds=seconds),
+    )
+    try:
+        return await _answer(admission, form)
+    finally:
+        capacity.release(job_id=admission.job_id)
+        await job_report(admission.job_id)
+
+
+def _booth_admit(*, slot_id: str, password: str | None, client: str) -> tuple[Slot, GlobalSettings]:
+    if not password:
+        raise InvalidRequest("the password is missing")
+    settings = settings_get()
+    _password_check(password, settings=settings, client=client)
+    slot = _slot_require(slot_id)
+    if not slot.is_active:
+        raise SlotDisabled(f"{slot.id} is switched off")
+    return slot, settings
+
+
+def _slot_and_settings(*, slot_id: str) -> tuple[Slot, GlobalSettings]:
+    return _slot_require(slot_id), settings_get()
+
+
+def _slot_require(slot_id: str) -> Slot:
+    slot = slot_get(slot_id=slot_id)
+    if slot is None:
+        raise SlotNotFound(f"there is no slot {slot_id!r}")
+    return slot
+
+
+def _password_check(password: str, *, settings: GlobalSettings, client: str) -> None:
+    if not ingest_password_check(stored_hash=settings.ingest_password_hash, candidate=password):
+        WRONG_PASSWORDS.record_failure(client)
+        raise InvalidPassword("wrong password")
+
+
+def _job_open(
     *,
     slot: Slot,
     settings: GlobalSettings,
-    source: str = JobSource.INGEST,
-    upload_filename: str = "",
-    upload_size: int | None = None,
-    upload_hash: str = "",
-    metadata: dict[str, str] | None = None,
-) -> Job:
-    """Record a request that passed the password and slot checks, as a pending job."""
-    now = timezone.now()
-    return Job.objects.create(
+    form: BoothForm,
+    source: str,
+    started: float,
+    started_at: datetime,
+    deadline: Deadline,
+    deadline_at: datetime,
+) -> Admission:
+    photo = form.photos[0] if form.photos else None
+    job = job_start(
         slot=slot,
         source=source,
-        provider=slot.provider,
-        operation=slot.operation,
-        started_at=now,
-        deadline_at=now + timedelta(seconds=settings.sync_response_seconds),
-        upload_filename=upload_filename[:255],
-        upload_size=upload_size,
-        upload_hash=upload_hash,
-        metadata=metadata or {},
+        started_at=started_at,
+        deadline_at=deadline_at,
+        upload_filename=(photo.name or "") if photo else "",
+        upload_size=photo.size if photo else None,
+        upload_hash=form.hash,
+        metadata=form.metadata,
+    )
+    return Admission(
+        job_id=job.id,
+        slot=slot,
+        settings=settings,
+        started=started,
+        deadline=deadline,
+        deadline_at=deadline_at,
     )
 
 
-def job_fail(
-    *,
-    job_id: uuid.UUID,
-    error: PhotoChangerError,
-    http_status: int | None,
-    fallback_original: bool = False,
-    **fields: object,
-) -> bool:
-    """Close a pending job with the error it ended on; False if it was already closed."""
-    status = JobStatus.TIMEOUT if error.status == "timeout" else JobStatus.FAILED
-    return _job_close(
-        job_id=job_id,
-        status=status,
-        failure_reason=error.failure_reason,
-        failure_details=error.details[:500],
-        http_status=http_status,
-        fallback_original=fallback_original,
-        **fields,
+def _capacity_take(admission: Admission) -> None:
+    """Hold a place under the capacity limits, or refuse at once: a guest kept waiting in a
+    queue would see the booth's own timeout instead of a clear answer."""
+    admitted = capacity.acquire(
+        job_id=admission.job_id,
+        slot_id=admission.slot.id,
+        limit=admission.settings.max_concurrent_jobs,
+        slot_limit=admission.slot.max_concurrent_jobs,
     )
-
-
-def job_succeed(
-    *,
-    job_id: uuid.UUID,
-    result: File | bytes,
-    image_format: str,
-    ttl_hours: int,
-    **fields: object,
-) -> StoredMedia | None:
-    """Store the result and close the job as done. None if the job was closed meanwhile
-    (by cleanup after a stall): its result is then removed, not left without a reader."""
-    expires_at = timezone.now() + timedelta(hours=ttl_hours)
-    size_bytes = len(result) if isinstance(result, bytes) else result.size
-    name = result_file_save(job_id=job_id, content=result, image_format=image_format)
-    try:
-        with transaction.atomic():
-            media = result_media_create(
-                job_id=job_id,
-                storage_name=name,
-                image_format=image_format,
-                size_bytes=size_bytes,
-                expires_at=expires_at,
-            )
-            if not _job_close(
-                job_id=job_id,
-                status=JobStatus.DONE,
-                http_status=200,
-                result_expires_at=expires_at,
-                **fields,
-            ):
-                raise _JobClosedMeanwhile
-    except _JobClosedMeanwhile:
-        media_file_delete(storage_name=name)
-        return None
-    except BaseException:
-        # No file may stay behind without a row pointing to it.
-        media_file_delete(storage_name=name)
-        raise
-    return media
-
-
-class _JobClosedMeanwhile(Exception):
-    pass
-
-
-def job_record_digests(*, job_id: uuid.UUID, sha256: str, hash_matches: bool | None) -> None:
-    Job.objects.filter(pk=job_id).update(upload_sha256=sha256, upload_hash_matches=hash_matches)
-
-
-def jobs_close_stale(*, now: datetime | None = None) -> int:
-    """Close jobs left pending by a crash as failed/internal_error; return how many."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        return _stale_jobs(now=now).update(
-            status=JobStatus.FAILED,
-            failure_reason="internal_error",
-            failure_details="the server stopped while the job was running",
-            finished_at=now,
+    if not admitted:
+        raise RateLimited(
+            "too many photos are being processed; try again shortly",
+            retry_after=RETRY_AFTER_SECONDS,
         )
 
 
-def jobs_count_stale(*, now: datetime | None = None) -> int:
-    """How many jobs jobs_close_stale would close now (cleanup_media --dry-run)."""
-    return _stale_jobs(now=now or timezone.now()).count()
+async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
+    recorded: dict[str, object] = {}  # what the job learns on the way: type, digests, timings
+    try:
+        await run_database_work(_capacity_take, admission)
+        photo_file = _the_photo(form, admission.slot)
+        photo, digests = await run_image_work(_photo_examine, upload_path(photo_file), form.hash)
+        recorded |= {
+            "upload_content_type": photo.content_type,
+            "upload_sha256": digests.sha256,
+            "upload_hash_matches": digests.booth_hash_matches,
+        }
+        if admission.settings.strict_upload_hash and digests.booth_hash_matches is False:
+            raise InvalidRequest("the hash does not match the photo")
+        provider_started = time.monotonic()
+        try:
+            result = await _provider_call(admission, photo, upload_path(photo_file))
+        finally:
+            recorded["provider_ms"] = _elapsed_ms(provider_started)
+        return await run_database_work(
+            _result_keep, admission=admission, photo=photo_file, result=result, recorded=recorded
+        )
+    except PhotoChangerError as error:
+        return await _answer_failure(admission, form, error, recorded)
+    except asyncio.CancelledError:
+        # The booth hung up (its own timeout): nobody will see an answer.
+        await run_database_work(
+            job_fail,
+            job_id=admission.job_id,
+            error=ClientDisconnected("the booth hung up before the answer"),
+            http_status=None,
+            duration_ms=_elapsed_ms(admission.started),
+            **recorded,
+        )
+        raise
+    except Exception as cause:
+        logger.error("internal error on job %s", admission.job_id, exc_info=cause)
+        error = InternalError(f"an unexpected error on job {admission.job_id}; it has been logged")
+        return await _answer_failure(admission, form, error, recorded)
 
 
-def _stale_jobs(*, now: datetime) -> QuerySet[Job]:
-    return Job.objects.filter(status=JobStatus.PENDING, deadline_at__lt=now - STALE_MARGIN)
+def _the_photo(form: BoothForm, slot: Slot) -> UploadedFile:
+    if len(form.photos) > 1:
+        raise InvalidRequest("send exactly one photo (fileToUpload)")
+    if not form.photos:
+        raise InvalidRequest("the photo is missing (send it as fileToUpload)")
+    photo = form.photos[0]
+    if photo.size == 0:
+        raise InvalidRequest("the photo is empty")
+    if photo.size > slot.size_limit_bytes:
+        raise PayloadTooLarge(
+            f"the photo is {photo.size / 1048576:.1f} MB; "
+            f"this slot takes up to {slot.size_limit_mb} MB"
+        )
+    return photo
 
 
-def _job_close(*, job_id: uuid.UUID, status: str, **fields: object) -> bool:
-    # Conditional on pending: two closers (the request, cleanup) may race; only one wins.
-    updated = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
-        status=status, finished_at=timezone.now(), **fields
+def _photo_examine(path: Path, booth_hash: str) -> tuple[PhotoInfo, UploadDigests]:
+    return photo_inspect(path), upload_digests(path, booth_hash=booth_hash)
+
+
+async def _provider_call(admission: Admission, photo: PhotoInfo, path: Path) -> ProviderResult:
+    slot = admission.slot
+    provider = provider_for(slot.provider)
+    if provider is None:
+        raise ProviderFailed(f"the provider {slot.provider!r} is not available")
+    try:
+        async with asyncio.timeout(admission.deadline.remaining()) as timeout:
+            request = await run_database_work(_provider_request, admission, photo, path)
+            return await provider.process(request)
+    except TimeoutError:
+        if timeout.expired():
+            raise ProviderTimeout(
+                f"no answer within {admission.settings.sync_response_seconds} s"
+            ) from None
+        raise ProviderFailed("the provider timed out") from None
+    except ProviderInputError as error:
+        raise UnsupportedMediaType(str(error)) from None
+    except ProviderError as error:
+        raise ProviderFailed(str(error)) from None
+
+
+def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> ProviderRequest:
+    """What the driver gets: the photo, and the template images it uses, as bytes or, for a
+    provider that downloads them itself, as provider-media URLs valid until the deadline."""
+    slot = admission.slot
+    provider = provider_for(slot.provider)
+    templates = (
+        list(slot.template_images.all()) if provider.uses_template_images(slot.operation) else []
     )
-    return updated == 1
+    photo_url = ""
+    if provider.needs_public_urls:
+        base_url = admission.settings.public_base_url
+        if not base_url:
+            raise ProviderFailed(
+                f"{slot.provider} downloads the photo from this server: "
+                "set the public base URL in the settings"
+            )
+        published = provider_media_publish(
+            job_id=admission.job_id,
+            files=[(path, photo.content_type)]
+            + [(template.storage_name, template.content_type) for template in templates],
+            expires_at=admission.deadline_at,
+        )
+        photo_url, *urls = [
+            provider_media_url(media=media, public_base_url=base_url) for media in published
+        ]
+        template_images = [
+            TemplateImageInput(
+                role=template.role, content_type=template.content_type, data=b"", url=url
+            )
+            for template, url in zip(templates, urls, strict=True)
+        ]
+    else:
+        template_images = [
+            TemplateImageInput(
+                role=template.role,
+                content_type=template.content_type,
+                data=media_file_bytes(storage_name=template.storage_name),
+            )
+            for template in templates
+        ]
+    return ProviderRequest(
+        job_id=str(admission.job_id),
+        photo_path=path,
+        photo_format=photo.format,
+        photo_orientation=photo.orientation,
+        operation=slot.operation,
+        settings=slot.settings,
+        template_images=template_images,
+        api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
+        deadline=admission.deadline,
+        photo_url=photo_url,
+    )
+
+
+def _result_keep(
+    *,
+    admission: Admission,
+    photo: UploadedFile,
+    result: ProviderResult,
+    recorded: dict[str, object],
+) -> PhotoAnswer:
+    """Store the result and close the job as done, then say what to answer."""
+    media = job_succeed(
+        job_id=admission.job_id,
+        # A photo the provider left unchanged is kept as the upload itself: on a local disk
+        # storing it is a rename, not a copy.
+        result=photo if result.photo_unchanged else result.data,
+        image_format=result.format,
+        ttl_hours=admission.settings.result_ttl_hours,
+        duration_ms=_elapsed_ms(admission.started),
+        **recorded,
+    )
+    if media is None:
+        raise InternalError(f"job {admission.job_id} was closed while it ran")
+    return PhotoAnswer(
+        job_id=admission.job_id,
+        content_type=media.content_type,
+        size=media.size_bytes,
+        data=b"" if result.photo_unchanged else result.data,
+        chunks=media_chunks(media) if result.photo_unchanged else None,
+        result_path=f"/public/results/{admission.job_id}",
+        public_base_url=admission.settings.public_base_url,
+    )
+
+
+async def _answer_failure(
+    admission: Admission, form: BoothForm, error: PhotoChangerError, recorded: dict[str, object]
+) -> PhotoAnswer:
+    """Close the job with its error; answer the guest's own photo when the slot says so."""
+    fallback = (
+        admission.slot.on_failure == OnFailure.ORIGINAL
+        and isinstance(error, _FALLBACK_ERRORS)
+        and "upload_content_type" in recorded
+        and upload_path(form.photos[0]).exists()
+    )
+    error.job_id = admission.job_id
+    await run_database_work(
+        job_fail,
+        job_id=admission.job_id,
+        error=error,
+        http_status=200 if fallback else error.http_status,
+        fallback_original=fallback,
+        duration_ms=_elapsed_ms(admission.started),
+        **recorded,
+    )
+    if not fallback:
+        raise error
+    photo = form.photos[0]
+    return PhotoAnswer(
+        job_id=admission.job_id,
+        content_type=str(recorded["upload_content_type"]),
+        size=photo.size,
+        chunks=_file_chunks(upload_path(photo)),
+    )
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(256 * 1024):
+            yield chunk
+
+
+def _elapsed_ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)

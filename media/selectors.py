@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
-from slots.models import GlobalSettings, TemplateImage
 
 CHUNK_BYTES = 1024 * 1024
 
 
-def template_image_bytes(image: TemplateImage) -> bytes:
-    with default_storage.open(image.storage_name, "rb") as file:
-        return file.read()
-
-
-def media_bytes(media: StoredMedia) -> bytes:
-    """A small file's bytes (a thumbnail); stream anything larger with media_chunks."""
-    with default_storage.open(media.storage_name, "rb") as file:
+def media_file_bytes(*, storage_name: str) -> bytes:
+    """A small file's bytes (a thumbnail, a template image); stream a result with media_chunks."""
+    with default_storage.open(storage_name, "rb") as file:
         return file.read()
 
 
@@ -34,19 +25,20 @@ def job_result(*, job_id: uuid.UUID) -> StoredMedia | None:
 
 
 def public_result(*, job_id: str) -> StoredMedia:
-    """A done job's result while its time lasts; expired means gone even before cron runs."""
+    """A job's result while its time lasts; expired means gone even before cron runs.
+
+    A result row exists only for a job that ended done: it is written in the same transaction
+    that closes the job (ingest.jobs.job_succeed).
+    """
     try:
         job_id = uuid.UUID(job_id)
     except ValueError:
         raise ResultNotFound() from None
-    job = Job.objects.filter(pk=job_id, status=JobStatus.DONE).only("result_expires_at").first()
-    if job is None:
-        raise ResultNotFound()
-    if job.result_expires_at is None or job.result_expires_at <= timezone.now():
-        raise ResultExpired()
     media = job_result(job_id=job_id)
     if media is None:
         raise ResultNotFound()
+    if media.expires_at <= timezone.now():
+        raise ResultExpired()
     return media
 
 
@@ -73,19 +65,3 @@ def provider_media_public(*, media_id: str) -> StoredMedia:
 
 def provider_media_url(*, media: StoredMedia, public_base_url: str) -> str:
     return f"{public_base_url.rstrip('/')}/public/provider-media/{media.pk}"
-
-
-@dataclass(frozen=True)
-class GuestResult:
-    job_id: uuid.UUID
-    expires_at: datetime
-    # The base of the page's absolute URL (the QR code); empty means "as the request came".
-    public_base_url: str
-
-
-def guest_result(*, job_id: str) -> GuestResult:
-    """What the guest page at /r/{job_id} shows: the same result as the download, under the
-    same rules (ResultNotFound, ResultExpired), and where the server is reached publicly."""
-    media = public_result(job_id=job_id)
-    base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
-    return GuestResult(job_id=media.job_id, expires_at=media.expires_at, public_base_url=base or "")

@@ -6,7 +6,7 @@ import io
 import logging
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,13 +20,14 @@ from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, photo_inspect
 from media.models import MediaKind, StoredMedia
-from slots.models import TemplateImage
 
 logger = logging.getLogger(__name__)
 
 _FORMATS_BY_CONTENT_TYPE = {content_type: name for name, content_type in CONTENT_TYPES.items()}
 
 THUMBNAIL_PIXELS = 256
+# Which of the given storage names another app's rows point to (files media must not delete).
+KeptNames = Callable[[list[str]], set[str]]
 
 
 def result_file_save(*, job_id: uuid.UUID, content: File | bytes, image_format: str) -> str:
@@ -129,33 +130,20 @@ def _media_create(
         raise
 
 
-@dataclass(frozen=True)
-class PublishedImage:
-    role: str  # "photo" or the template image's role
-    media: StoredMedia
-
-
 def provider_media_publish(
-    *,
-    job_id: uuid.UUID,
-    photo_path: Path,
-    photo_content_type: str,
-    templates: list[TemplateImage],
-    expires_at: datetime,
-) -> list[PublishedImage]:
-    """Copies of a job's photo and template images under unguessable ids, for providers that
-    download the images themselves; they answer until ``expires_at`` (the job's deadline)."""
-    # Copied, not moved: the upload stays where the rest of the request expects it.
-    with photo_path.open("rb") as photo:
-        published = [
-            PublishedImage(
-                "photo", _provider_media_create(job_id, File(photo), photo_content_type, expires_at)
+    *, job_id: uuid.UUID, files: list[tuple[Path | str, str]], expires_at: datetime
+) -> list[StoredMedia]:
+    """Copies of a job's images under unguessable ids, for providers that download the images
+    themselves; they answer until ``expires_at`` (the job's deadline). ``files`` are (a local
+    path or a storage name, content type) pairs; the copies come back in the same order."""
+    published = []
+    for source, content_type in files:
+        # Copied, not moved: the upload stays where the rest of the request expects it.
+        opened = source.open("rb") if isinstance(source, Path) else default_storage.open(source)
+        with opened as content:
+            published.append(
+                _provider_media_create(job_id, File(content), content_type, expires_at)
             )
-        ]
-    for template in templates:
-        with default_storage.open(template.storage_name, "rb") as content:
-            media = _provider_media_create(job_id, content, template.content_type, expires_at)
-        published.append(PublishedImage(template.role, media))
     return published
 
 
@@ -208,12 +196,23 @@ _CLEANUP_FIELDS = {
 }
 
 
-def media_cleanup(*, now: datetime, orphan_grace: timedelta, dry_run: bool = False) -> MediaCleanup:
+def media_cleanup(
+    *,
+    now: datetime,
+    orphan_grace: timedelta,
+    kept_elsewhere: KeptNames,
+    dry_run: bool = False,
+) -> MediaCleanup:
     """Delete expired results, thumbnails and provider media, then orphan files older than
     ``orphan_grace``. A dry run counts the same things and changes nothing."""
     cleanup = MediaCleanup()
     media_delete_expired(now=now, dry_run=dry_run, cleanup=cleanup)
-    orphan_files_delete(older_than=now - orphan_grace, dry_run=dry_run, cleanup=cleanup)
+    orphan_files_delete(
+        older_than=now - orphan_grace,
+        kept_elsewhere=kept_elsewhere,
+        dry_run=dry_run,
+        cleanup=cleanup,
+    )
     return cleanup
 
 
@@ -241,15 +240,18 @@ def media_delete_expired(*, now: datetime, dry_run: bool, cleanup: MediaCleanup)
             StoredMedia.objects.filter(pk__in=deleted).delete()
 
 
-def orphan_files_delete(*, older_than: datetime, dry_run: bool, cleanup: MediaCleanup) -> None:
-    """Delete files that no StoredMedia or TemplateImage row points to and that were last
+def orphan_files_delete(
+    *, older_than: datetime, kept_elsewhere: KeptNames, dry_run: bool, cleanup: MediaCleanup
+) -> None:
+    """Delete files that no StoredMedia row points to, nor another app (``kept_elsewhere``: the
+    slots' template images), and that were last
     written before ``older_than``: what a crash left between writing a file and its row, a
     template image whose file delete failed, uploads a stopped server left in the upload folder.
     Younger files are left alone: a request may be between writing a file and adding its row."""
     for storage in _orphan_storages():
         for directory, files in _storage_directories(storage, ""):
             names = [posixpath.join(directory, file) for file in files]
-            for name in _names_without_row(names):
+            for name in _names_without_row(names, kept_elsewhere):
                 try:
                     written = storage.get_modified_time(name)
                 except FileNotFoundError:
@@ -296,15 +298,13 @@ def _storage_directories(storage: Storage, directory: str) -> Iterator[tuple[str
         yield from _storage_directories(storage, posixpath.join(directory, subdirectory))
 
 
-def _names_without_row(names: list[str]) -> list[str]:
+def _names_without_row(names: list[str], kept_elsewhere: KeptNames) -> list[str]:
     # Rows are looked up after the listing: a file whose row appears meanwhile is kept.
     without_row = []
     for start in range(0, len(names), CLEANUP_BATCH):
         chunk = names[start : start + CLEANUP_BATCH]
-        with_row: set[str] = set()
-        for model in (StoredMedia, TemplateImage):
-            rows = model.objects.filter(storage_name__in=chunk)
-            with_row.update(rows.values_list("storage_name", flat=True))
+        rows = StoredMedia.objects.filter(storage_name__in=chunk)
+        with_row = set(rows.values_list("storage_name", flat=True)) | kept_elsewhere(chunk)
         without_row.extend(name for name in chunk if name not in with_row)
     return without_row
 

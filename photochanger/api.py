@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from ingest.api import public_router as results_router
 from ingest.api import router as ingest_router
 from ingest.api import staff_router as jobs_router
 from media.api import router as media_router
-from photochanger.errors import InternalError, PhotoChangerError
+from photochanger.errors import InternalError, InvalidRequest, PayloadTooLarge, PhotoChangerError
 from photochanger.health import router as health_router
 from photochanger.responses import error_response, json_response
 from slots.api import router as slots_router
@@ -33,6 +36,7 @@ api.add_router("/api/", ingest_router)
 api.add_router("/api/", slots_router)
 api.add_router("/api/", jobs_router)
 api.add_router("/api/", stats_router)
+api.add_router("/", results_router)
 api.add_router("/", media_router)
 api.add_router("/", health_router)
 
@@ -40,6 +44,27 @@ api.add_router("/", health_router)
 @api.exception_handler(PhotoChangerError)
 def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> JsonResponse:
     return error_response(error)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unreadable_form(request: HttpRequest, error: MultiPartParserError) -> JsonResponse:
+    return error_response(InvalidRequest(f"the multipart body cannot be read: {error}"))
+
+
+# Django's parser refuses a form over the DATA_UPLOAD_* limits with these.
+@api.exception_handler(RequestDataTooBig)
+def on_form_too_large(request: HttpRequest, error: RequestDataTooBig) -> JsonResponse:
+    return error_response(PayloadTooLarge("the form fields are too large"))
+
+
+@api.exception_handler(TooManyFieldsSent)
+def on_too_many_fields(request: HttpRequest, error: TooManyFieldsSent) -> JsonResponse:
+    return error_response(InvalidRequest("the form has too many fields"))
+
+
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> JsonResponse:
+    return error_response(InvalidRequest("the form has too many files"))
 
 
 @api.exception_handler(ValidationError)

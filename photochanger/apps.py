@@ -1,9 +1,17 @@
-"""The admin app with our own site, so every page carries the product's name."""
+"""The project as an app: its commands (serve, cleanup_media), and the admin with our own site."""
 
 from __future__ import annotations
 
-from django.contrib.admin.apps import AdminConfig
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
-class PhotoChangerAdminConfig(AdminConfig):
+class PhotoChangerConfig(AppConfig):
+    name = "photochanger"
+    verbose_name = "PhotoChanger"
+    default = True
+
+
+class PhotoChangerAdminConfig(admin_apps.AdminConfig):
+    default = False
     default_site = "photochanger.admin.PhotoChangerAdminSite"

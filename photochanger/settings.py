@@ -47,6 +47,8 @@ if env.bool("BEHIND_HTTPS_PROXY", default=False):
 
 INSTALLED_APPS = [
     "daphne",
+    # The project's own commands (serve, cleanup_media) and shared base.
+    "photochanger",
     # Django's admin with our site (titles): see photochanger.admin.
     "photochanger.apps.PhotoChangerAdminConfig",
     "django.contrib.auth",
@@ -65,9 +67,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "photochanger.middleware.machine_errors_as_json",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # No CommonMiddleware: it refuses (400) a Host header that is not a valid host name, and a
+    # booth PC sends its server's name as Windows spells it (an underscore is common). The
+    # admin redirects a missing trailing slash itself (APPEND_SLASH).
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -160,12 +165,17 @@ MEDIA_URL = "/media/"
 # Uploads land on the same file system as the media so a passthrough result is a rename.
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-# Staff uploads (template images) go to disk too, where the image checks read them.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Every upload (the booth's photo, staff's template images) is streamed to disk, where the image
+# checks and the providers read it: never held whole in memory.
+FILE_UPLOAD_HANDLERS = ["ingest.uploads.UploadToDisk"]
 FILE_UPLOAD_PERMISSIONS = 0o640
-# Non-file form fields: booth metadata is small; anything larger is an abuse.
+# Limits of Django's form parser, sized for a booth's form (a dozen fields, one photo) and the
+# admin's forms; a client past them is refused before more of its body is read.
+# Non-file fields in all: booth metadata is small; anything larger is an abuse.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Parts of any kind (a part without a name counts too).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -8,12 +8,17 @@ passed. Other clients are never affected.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from photochanger.errors import RateLimited
+from photochanger.errors import MediaNotFound, RateLimited, ResultNotFound
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,23 @@ def client_address(request: HttpRequest) -> str:
     # The server puts the real client there (daphne honours X-Forwarded-For only when
     # `serve --proxy-headers` says a trusted proxy is in front).
     return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+# Result and provider-media ids are UUID4s; a client asking for many unknown ones is guessing.
+UNKNOWN_LINKS = FailureLimit(
+    name="unknown-links",
+    limit=settings.RESULT_GUESS_FAILURES,
+    window_seconds=300,
+    block_seconds=300,
+    message="too many unknown links from this address; try again later",
+)
+
+
+def guarded_lookup(lookup: Callable[..., R], *, client: str, **kwargs: object) -> R:
+    """Run a public lookup, refusing clients that keep asking for ids that do not exist."""
+    UNKNOWN_LINKS.check(client)
+    try:
+        return lookup(**kwargs)
+    except (ResultNotFound, MediaNotFound):
+        UNKNOWN_LINKS.record_failure(client)
+        raise

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from media.views import result_page
+from ingest.views import result_page
 from photochanger.api import api
 from photochanger.views import json_not_found, json_server_error
 

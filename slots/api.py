@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,11 +10,8 @@ from django.urls import reverse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict, Field, StringConstraints
 
-from ingest.pipeline import test_run_photo
-from ingest.upload import form_field
-from media.selectors import template_image_bytes
+from media.selectors import media_file_bytes
 from photochanger.auth import staff_auth
-from photochanger.errors import InvalidRequest
 from photochanger.schemas import ErrorOut
 from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
 from slots.selectors import (
@@ -27,7 +23,6 @@ from slots.selectors import (
     template_image_get,
 )
 from slots.services import (
-    SlotOverrides,
     ingest_password_set,
     provider_key_set,
     settings_update,
@@ -215,7 +210,9 @@ def template_image_remove(request: HttpRequest, slot_id: str, image_id: int) -> 
 )
 def template_image_file(request: HttpRequest, slot_id: str, image_id: int) -> HttpResponse:
     image = template_image_get(slot_id=slot_id, image_id=image_id)
-    response = HttpResponse(template_image_bytes(image), content_type=image.content_type)
+    response = HttpResponse(
+        media_file_bytes(storage_name=image.storage_name), content_type=image.content_type
+    )
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -274,55 +271,3 @@ def provider_key_change(
 def provider_key_clear(request: HttpRequest, provider: ProviderKeyName) -> Status[None]:
     provider_key_set(provider=provider, key="")
     return Status(204, None)
-
-
-_TEST_RUN_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["fileToUpload"],
-                    "properties": {
-                        "fileToUpload": {"type": "string", "format": "binary"},
-                        "overrides": {
-                            "type": "string",
-                            "description": 'Unsaved changes as JSON, e.g. {"settings": '
-                            '{"prompt": "…"}}; keys: provider, operation, settings.',
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
-
-
-@router.post(
-    "/slots/{slot_id}/test-run",
-    openapi_extra=_TEST_RUN_FORM,
-    summary="Run a test photo through a slot",
-    description="The booth's pipeline without the password, recorded with source test_run. "
-    "Answers what a booth would get: the image with X-Job-Id and X-Result-Url, or the error.",
-)
-async def slot_test_run(request: HttpRequest, slot_id: str) -> HttpResponse:
-    return await test_run_photo(
-        request=request, slot_id=slot_id, overrides=_overrides(form_field(request, "overrides"))
-    )
-
-
-def _overrides(raw: str | None) -> SlotOverrides:
-    if not raw:
-        return SlotOverrides()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("overrides must be JSON") from None
-    if not isinstance(data, dict) or set(data) - {"provider", "operation", "settings"}:
-        raise InvalidRequest("overrides may set provider, operation and settings")
-    return SlotOverrides(
-        provider=data.get("provider"),
-        operation=data.get("operation"),
-        settings=data.get("settings"),
-    )

@@ -8,8 +8,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from photochanger.limits import UPLOAD_CAP_MB
+
 SLOT_COUNT = 15
-ABSOLUTE_SIZE_LIMIT_MB = 20
 
 
 class Provider(models.TextChoices):
@@ -35,7 +36,7 @@ class Slot(models.Model):
     size_limit_mb = models.PositiveSmallIntegerField(
         _("size limit (MB)"),
         default=15,
-        validators=[MinValueValidator(1), MaxValueValidator(ABSOLUTE_SIZE_LIMIT_MB)],
+        validators=[MinValueValidator(1), MaxValueValidator(UPLOAD_CAP_MB)],
     )
     settings = models.JSONField(_("settings"), default=dict, blank=True)
     on_failure = models.CharField(

@@ -75,6 +75,12 @@ def template_image_get(*, slot_id: str, image_id: int) -> TemplateImage:
     return image
 
 
+def template_image_names(names: list[str]) -> set[str]:
+    """Which of these storage names are template images (files cleanup_media must keep)."""
+    rows = TemplateImage.objects.filter(storage_name__in=names)
+    return set(rows.values_list("storage_name", flat=True))
+
+
 def provider_api_key(*, settings: GlobalSettings, provider: str) -> str:
     """The key staff set in the admin, else the one from the environment, else ''."""
     field = _API_KEY_FIELDS.get(provider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from stats.events import JOBS_GROUP
+from ingest.events import JOBS_GROUP
 
 
 class JobFeedConsumer(AsyncJsonWebsocketConsumer):

@@ -1,28 +1,39 @@
 """GET /metrics: the Prometheus text exposition format (version 0.0.4), from the database.
 
-Every value is read from the job and media tables in grouped queries, so all worker processes
-answer the same numbers whichever one Prometheus reaches; the text is kept for a few seconds in
-the process so a burst of scrapes costs one set of queries.
-
-The format is written here rather than with prometheus_client: its registry holds counters that
-live in one process, while ours are read from the database at each scrape; the part we would use
-is escaping and number formatting, a few lines below.
+A custom prometheus_client collector reads every value from the job and media tables at scrape
+time, in grouped queries, instead of counting in process memory: the server runs several worker
+processes, and whichever one Prometheus reaches must answer the deployment's numbers, not its
+own share of them. The collector sits in a registry of our own rather than the library's
+default one, whose process and platform metrics describe one worker and would pass for the
+deployment's. The text is kept for a few seconds in the process so a burst of scrapes costs one
+set of queries.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 from django.db.models import Count, Q, Sum
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
 
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Not CONTENT_TYPE_LATEST, which is text format 1.0.0 in prometheus_client 0.26: the library's
+# own handlers answer 0.0.4 unless the scraper asks for 1.0.0, every Prometheus version reads
+# 0.0.4, and 1.0.0 adds only UTF-8 metric and label names, which ours do not use.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 CACHE_SECONDS = 5.0
 # Seconds; 48 is the default deadline (T_sync_response), so a bucket edge falls right on it.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 48, 60, 120)
@@ -36,7 +47,7 @@ def metrics_text() -> str:
     global _cached
     with _lock:  # concurrent scrapes wait for one set of queries instead of each running it
         if _cached is None or time.monotonic() - _cached[0] > CACHE_SECONDS:
-            _cached = (time.monotonic(), _render())
+            _cached = (time.monotonic(), generate_latest(_registry).decode())
         return _cached[1]
 
 
@@ -53,64 +64,64 @@ def job_outcome(status: str, failure_reason: str) -> str:
     return status
 
 
-def _render() -> str:
-    lines: list[str] = []
-    rows = _finished_job_rows()
+class DatabaseCollector:
+    """The four families, from the database at each collect()."""
 
-    jobs_total: dict[tuple[str, str, str], int] = defaultdict(int)
-    histograms: dict[str, list[float]] = {}
-    for row in rows:
-        outcome = job_outcome(row["status"], row["failure_reason"])
-        jobs_total[(row["slot_id"], row["source"], outcome)] += row["jobs"]
-        # Per slot: cumulative bucket counts, then the count and the sum of timed jobs.
-        histogram = histograms.setdefault(row["slot_id"], [0.0] * (len(DURATION_BUCKETS) + 2))
-        for index in range(len(DURATION_BUCKETS)):
-            histogram[index] += row[f"le_{index}"]
-        histogram[-2] += row["timed"]
-        histogram[-1] += (row["duration_ms_sum"] or 0) / 1000
+    def collect(self) -> Iterator[Metric]:
+        jobs_total: dict[tuple[str, str, str], int] = defaultdict(int)
+        histograms: dict[str, list[float]] = {}
+        for row in _finished_job_rows():
+            outcome = job_outcome(row["status"], row["failure_reason"])
+            jobs_total[(row["slot_id"], row["source"], outcome)] += row["jobs"]
+            # Per slot: cumulative bucket counts, then the count and the sum of timed jobs.
+            histogram = histograms.setdefault(row["slot_id"], [0.0] * (len(DURATION_BUCKETS) + 2))
+            for index in range(len(DURATION_BUCKETS)):
+                histogram[index] += row[f"le_{index}"]
+            histogram[-2] += row["timed"]
+            histogram[-1] += (row["duration_ms_sum"] or 0) / 1000
 
-    _family(
-        lines,
-        "photochanger_ingest_jobs_total",
-        "counter",
-        "Finished jobs by slot, source and outcome (done, timeout, or the failure reason).",
-        (
-            ({"slot": slot, "source": source, "outcome": outcome}, count)
-            for (slot, source, outcome), count in sorted(jobs_total.items())
-        ),
-    )
+        # Named without "_total": the library appends it to a counter's name and samples.
+        jobs = CounterMetricFamily(
+            "photochanger_ingest_jobs",
+            "Finished jobs by slot, source and outcome (done, timeout, or the failure reason).",
+            labels=("slot", "source", "outcome"),
+        )
+        for labels, count in sorted(jobs_total.items()):
+            jobs.add_metric(labels, count)
+        yield jobs
 
-    name = "photochanger_job_duration_seconds"
-    lines.append(f"# HELP {name} Time from the request to the booth's answer, finished jobs.")
-    lines.append(f"# TYPE {name} histogram")
-    for slot, histogram in sorted(histograms.items()):
-        for index, edge in enumerate(DURATION_BUCKETS):
-            lines.append(_sample(f"{name}_bucket", {"slot": slot, "le": edge}, histogram[index]))
-        lines.append(_sample(f"{name}_bucket", {"slot": slot, "le": math.inf}, histogram[-2]))
-        lines.append(_sample(f"{name}_count", {"slot": slot}, histogram[-2]))
-        lines.append(_sample(f"{name}_sum", {"slot": slot}, histogram[-1]))
+        durations = HistogramMetricFamily(
+            "photochanger_job_duration_seconds",
+            "Time from the request to the booth's answer, finished jobs.",
+            labels=("slot",),
+        )
+        # The le values as the library's own Histogram writes them ("1.0", "+Inf"), which is
+        # also the form Prometheus 3 normalises classic bucket labels to.
+        edges = [floatToGoString(edge) for edge in DURATION_BUCKETS]
+        for slot, histogram in sorted(histograms.items()):
+            buckets = list(zip(edges, histogram[: len(DURATION_BUCKETS)], strict=True))
+            buckets.append(("+Inf", histogram[-2]))
+            durations.add_metric((slot,), buckets, sum_value=histogram[-1])
+        yield durations
 
-    media = dict.fromkeys(MediaKind.values, 0)
-    for row in StoredMedia.objects.order_by().values("kind").annotate(size=Sum("size_bytes")):
-        media[row["kind"]] = row["size"] or 0
-    _family(
-        lines,
-        "photochanger_media_bytes",
-        "gauge",
-        "Bytes in storage now, by kind of media.",
-        (({"kind": kind}, size) for kind, size in sorted(media.items())),
-    )
+        media = dict.fromkeys(MediaKind.values, 0)
+        for row in StoredMedia.objects.order_by().values("kind").annotate(size=Sum("size_bytes")):
+            media[row["kind"]] = row["size"] or 0
+        media_bytes = GaugeMetricFamily(
+            "photochanger_media_bytes",
+            "Bytes in storage now, by kind of media.",
+            labels=("kind",),
+        )
+        for kind, size in sorted(media.items()):
+            media_bytes.add_metric((kind,), size)
+        yield media_bytes
 
-    # Pending jobs across every process: the partial index on pending jobs answers this.
-    in_flight = Job.objects.filter(status=JobStatus.PENDING).count()
-    _family(
-        lines,
-        "photochanger_jobs_in_flight",
-        "gauge",
-        "Jobs waiting for their answer now, across every worker process.",
-        [({}, in_flight)],
-    )
-    return "\n".join(lines) + "\n"
+        # Pending jobs across every process: the partial index on pending jobs answers this.
+        yield GaugeMetricFamily(
+            "photochanger_jobs_in_flight",
+            "Jobs waiting for their answer now, across every worker process.",
+            value=Job.objects.filter(status=JobStatus.PENDING).count(),
+        )
 
 
 def _finished_job_rows() -> list[dict[str, object]]:
@@ -134,46 +145,7 @@ def _finished_job_rows() -> list[dict[str, object]]:
     )
 
 
-def _family(
-    lines: list[str],
-    name: str,
-    kind: str,
-    help_text: str,
-    samples: Iterable[tuple[dict[str, object], float]],
-) -> None:
-    lines.append(f"# HELP {name} {_escape_help(help_text)}")
-    lines.append(f"# TYPE {name} {kind}")
-    lines.extend(_sample(name, labels, value) for labels, value in samples)
-
-
-def _sample(name: str, labels: dict[str, object], value: float) -> str:
-    if not labels:
-        return f"{name} {_number(value)}"
-    pairs = ",".join(f'{key}="{_escape_label(_label_value(item))}"' for key, item in labels.items())
-    return f"{name}{{{pairs}}} {_number(value)}"
-
-
-def _label_value(value: object) -> str:
-    if isinstance(value, float):
-        return _number(value)
-    return str(value)
-
-
-def _number(value: float) -> str:
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "+Inf" if value > 0 else "-Inf"
-        if math.isnan(value):
-            return "NaN"
-        if value.is_integer():
-            return str(int(value)) if abs(value) < 1e15 else repr(value)
-        return repr(value)
-    return str(value)
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _escape_help(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n")
+# Without describe() and with auto_describe off (the default), registering runs no query: the
+# database is first read at the first scrape, not when the URLconf imports this module.
+_registry = CollectorRegistry()
+_registry.register(DatabaseCollector())

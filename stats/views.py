@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from media.models import MediaKind
-from media.selectors import media_bytes
+from media.selectors import media_file_bytes
 from media.services import thumbnail_for_job
 from photochanger.errors import InvalidRequest, RateLimited
 from photochanger.languages import public_page_language
@@ -151,7 +151,11 @@ def gallery_thumbnail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if data is None:
         with _thumbnail_lock:
             thumbnail = thumbnail_for_job(job_id=job_id)
-            data = media_bytes(thumbnail) if thumbnail is not None else b""
+            data = (
+                media_file_bytes(storage_name=thumbnail.storage_name)
+                if thumbnail is not None
+                else b""
+            )
         cache.set(key, data, timeout=_THUMBNAIL_CACHE_SECONDS)
     if not data:
         return json_response({"status": "error", "failure_reason": "result_not_found"}, status=404)

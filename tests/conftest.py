@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,9 @@ from django.test import override_settings
 
 from slots.models import GlobalSettings
 from slots.services import slots_ensure_defaults
+from tests.booth import INGEST_PASSWORD, Booth
 from tests.images import jpeg_bytes
-from tests.live import INGEST_PASSWORD, Booth, ServerProcess, wait_until_consistent
+from tests.live import LiveBooth, ServerProcess, wait_until_consistent
 
 pytest_plugins = ["tests.fakes.gemini", "tests.fakes.openai", "tests.fakes.turbotext"]
 
@@ -65,11 +67,26 @@ def configured(transactional_db: None, ingest_password_hash: str, media_root: Pa
 
 
 @pytest.fixture
-def booth(configured: None, server_process: ServerProcess, media_root: Path) -> Iterator[Booth]:
-    """A booth pointed at the live server. After the test: no 500 was logged, every job is
-    final, and every file in storage has its row."""
+def booth(configured: None, media_root: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Booth]:
+    """A booth talking to the server in-process. After the test: no error with a traceback
+    was logged, every job is final, and every file in storage has its row."""
+    client = Booth()
+    yield client
+    wait_until_consistent(media_root)
+    tracebacks = [
+        record for record in caplog.records if record.exc_info and record.levelno >= logging.ERROR
+    ]
+    assert not tracebacks, [record.getMessage() for record in tracebacks]
+
+
+@pytest.fixture
+def live_booth(
+    configured: None, server_process: ServerProcess, media_root: Path
+) -> Iterator[LiveBooth]:
+    """A booth pointed at the live server, for what only a socket shows. After the test: no
+    500 was logged, every job is final, and every file in storage has its row."""
     server_process.new_log()
-    client = Booth(server_process.base_url)
+    client = LiveBooth(server_process.base_url)
     yield client
     client.close()
     wait_until_consistent(media_root)

@@ -1,7 +1,9 @@
-"""Our real server (``manage.py serve``: daphne, tuned) in a subprocess, on the test database.
+"""Our real server (``manage.py serve``: daphne) in a subprocess, on the test database.
 
-Tests talk to it over loopback HTTP the way a photo booth does. It shares the test database and
-the media folder with the test process, so tests can read the job rows and files it leaves.
+For what only a socket shows: oversized and chunked bodies, disconnects, several processes,
+providers that download from us. Tests talk to it over loopback HTTP the way a photo booth does.
+It shares the test database and the media folder with the test process, so tests can read the
+job rows and files it leaves. Everything else runs in-process (tests/booth.py).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from django.db import connection
 from ingest.models import Job, JobStatus
 from media.models import StoredMedia
 from slots.models import TemplateImage
+from tests.booth import INGEST_PASSWORD, multipart_body
 
 REPO = Path(__file__).resolve().parent.parent
-INGEST_PASSWORD = "booth-secret-123"
 _READY = re.compile(r"PhotoChanger listening on (http://\S+)")
 
 
@@ -118,34 +120,8 @@ class ServerProcess:
         return new
 
 
-def multipart_body(
-    fields: list[tuple[str, str]],
-    files: list[tuple[str, str, str, bytes]],
-    boundary: str = "------------090306000104030805010400",
-) -> tuple[bytes, str]:
-    """A multipart/form-data body built by hand, so tests control every byte of it."""
-    parts = []
-    for name, value in fields:
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-            + value.encode()
-            + b"\r\n"
-        )
-    for name, filename, content_type, data in files:
-        parts.append(
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
-            ).encode()
-            + data
-            + b"\r\n"
-        )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-class Booth:
-    """Sends photos to the live server as a booth would."""
+class LiveBooth:
+    """Sends photos to the live server as a booth would, over loopback HTTP."""
 
     def __init__(self, base_url: str, *, address: str | None = None) -> None:
         self.base_url = base_url

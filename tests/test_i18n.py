@@ -23,13 +23,13 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import translation
 
-from providers.base import ProviderError, ProviderRequest
+from providers.base import Deadline, ProviderError, ProviderRequest
 from providers.gemini import GeminiProvider
 from providers.turbotext import TurbotextProvider
 from slots.services import api_token_create
 from stats.services import gallery_share
-from tests.live import Booth
-from tests.media.test_result_page import done_job_id
+from tests.booth import Booth
+from tests.ingest.test_result_page import done_job_id
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "ru" / "LC_MESSAGES" / "django.po"
 COMPILED = CATALOG.with_suffix(".mo")
@@ -149,6 +149,7 @@ def provider_request(**values: object) -> ProviderRequest:
         photo_format="JPEG",
         photo_orientation=1,
         api_key="key",
+        deadline=Deadline.in_seconds(48),
         **values,
     )
 

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
+from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job
-from ingest.services import job_fail, job_start, job_succeed
 from photochanger.errors import ProviderFailed, ProviderTimeout
 from slots.models import Slot
-from slots.services import settings_get, slots_ensure_defaults
+from slots.services import slots_ensure_defaults
 from tests.images import jpeg_bytes
 
 
@@ -53,7 +55,11 @@ def make_job() -> Callable[..., Job]:
     """A finished job of ``slot_id``, made by the pipeline's own services."""
 
     def make(slot_id: str = "slot-001", status: str = "done", **start: object) -> Job:
-        job = job_start(slot=Slot.objects.get(pk=slot_id), settings=settings_get(), **start)
+        job = job_start(
+            slot=Slot.objects.get(pk=slot_id),
+            deadline_at=timezone.now() + timedelta(seconds=48),
+            **start,
+        )
         if status == "done":
             job_succeed(
                 job_id=job.pk,

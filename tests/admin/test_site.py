@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.live import Booth
+from tests.live import LiveBooth as Booth
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
 
 
 def test_the_admin_is_titled_photochanger(staff: Client) -> None:

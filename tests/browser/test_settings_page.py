@@ -6,8 +6,16 @@ import pytest
 from playwright.sync_api import Page
 
 from slots.models import GlobalSettings
+from tests.booth import INGEST_PASSWORD
 from tests.browser.conftest import screenshot
-from tests.live import INGEST_PASSWORD, Booth
+from tests.live import LiveBooth as Booth
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

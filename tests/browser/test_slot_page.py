@@ -11,7 +11,15 @@ from ingest.models import Job, JobSource, JobStatus
 from slots.models import GlobalSettings, Slot, TemplateImage
 from tests.browser.conftest import image_loaded, screenshot
 from tests.fakes.gemini import FakeGemini
-from tests.live import REPO, Booth
+from tests.live import REPO
+from tests.live import LiveBooth as Booth
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,16 +21,19 @@ from urllib.parse import urlsplit
 import pytest
 
 from ingest.models import Job, JobStatus
+from tests.booth import INGEST_PASSWORD
 from tests.images import image_bytes, jpeg_bytes
-from tests.live import (
-    INGEST_PASSWORD,
-    Booth,
-    ServerProcess,
-    consistency_problems,
-    wait_until_consistent,
-)
+from tests.live import LiveBooth as Booth
+from tests.live import ServerProcess, consistency_problems, wait_until_consistent
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 BOUNDARY = b"------------090306000104030805010400"
 PASSWORD = INGEST_PASSWORD.encode()

@@ -22,20 +22,20 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from ingest.jobs import STALE_MARGIN
 from ingest.models import Job, JobStatus
-from ingest.services import STALE_MARGIN
 from slots.models import GlobalSettings, Slot
 from tests.fakes.gemini import FakeGemini, delay
 from tests.images import jpeg_bytes
 from tests.live import (
     REPO,
-    Booth,
     ServerProcess,
     consistency_problems,
     database_url,
     stored_files,
     wait_until_consistent,
 )
+from tests.live import LiveBooth as Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

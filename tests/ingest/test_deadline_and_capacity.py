@@ -9,8 +9,9 @@ import pytest
 
 from ingest.models import Job, JobStatus
 from slots.models import GlobalSettings, Slot
+from tests.booth import Booth
 from tests.fakes.gemini import FakeGemini, delay, hang
-from tests.live import Booth, stored_files
+from tests.live import stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +89,7 @@ def test_request_over_capacity_gets_429_at_once(
     fake_gemini.script(delay(3), delay(3))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        slow = [pool.submit(Booth(booth.base_url).post_photo, "slot-006", photo) for _ in range(2)]
+        slow = [pool.submit(Booth().post_photo, "slot-006", photo) for _ in range(2)]
         wait_for_requests(fake_gemini, 2)
 
         started = time.monotonic()
@@ -114,7 +115,7 @@ def test_per_slot_cap_refuses_that_slot_only(
     fake_gemini.script(delay(2))
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        slow = pool.submit(Booth(booth.base_url).post_photo, "slot-006", photo)
+        slow = pool.submit(Booth().post_photo, "slot-006", photo)
         wait_for_requests(fake_gemini, 1)
 
         assert booth.post_photo("slot-006", photo).status_code == 429

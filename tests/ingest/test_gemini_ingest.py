@@ -20,6 +20,7 @@ from PIL import Image
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 from slots.models import GlobalSettings, Slot, TemplateImage
+from tests.booth import Booth
 from tests.fakes.gemini import (
     FakeGemini,
     RecordedRequest,
@@ -32,7 +33,7 @@ from tests.fakes.gemini import (
     trickle,
 )
 from tests.images import image_bytes, jpeg_bytes
-from tests.live import Booth, ServerProcess, stored_files
+from tests.live import ServerProcess, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

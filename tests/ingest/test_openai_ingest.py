@@ -12,8 +12,9 @@ from PIL import Image
 from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 from slots.models import GlobalSettings, Slot
+from tests.booth import Booth
 from tests.fakes.openai import FakeOpenAI, answer_image, error, moderation_blocked
-from tests.live import Booth, stored_files
+from tests.live import stored_files
 
 # The fixture, bound here so pytest finds it (an import would be flagged as shadowed by ruff).
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,8 +14,8 @@ from ingest.models import Job, JobStatus
 from media.models import MediaKind, StoredMedia
 from media.services import thumbnail_for_job
 from slots.models import GlobalSettings, Slot
+from tests.booth import INGEST_PASSWORD, Booth
 from tests.images import image_bytes, jpeg_bytes
-from tests.live import INGEST_PASSWORD, Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,10 +30,18 @@ from tests.fakes.turbotext import (
     reconnect_then,
 )
 from tests.images import image_bytes
-from tests.live import Booth, ServerProcess, stored_files
+from tests.live import LiveBooth as Booth
+from tests.live import ServerProcess, stored_files
 
 # The fixture, bound here so pytest finds it (an import would be flagged as shadowed by ruff).
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 SLOT = "slot-009"
 KEY = "tt-ingest-test-key-8d41c0b2e6"

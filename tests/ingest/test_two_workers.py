@@ -31,7 +31,8 @@ from ingest.models import Job, JobStatus
 from slots.models import GlobalSettings, Slot
 from tests.fakes.gemini import FakeGemini, delay
 from tests.images import jpeg_bytes
-from tests.live import Booth, ServerProcess, wait_until_consistent
+from tests.live import LiveBooth as Booth
+from tests.live import ServerProcess, wait_until_consistent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

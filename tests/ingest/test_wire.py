@@ -12,10 +12,18 @@ import pytest
 from PIL import Image
 
 from ingest.models import Job, JobStatus
+from tests.booth import INGEST_PASSWORD, multipart_body
 from tests.images import jpeg_bytes
-from tests.live import INGEST_PASSWORD, Booth, multipart_body
+from tests.live import LiveBooth as Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 # The fields DSLR Remote Pro 3.30.2 sent in a real capture (SPEC §3), password aside.
 DSLR_FIELDS = [

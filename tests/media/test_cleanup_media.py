@@ -18,12 +18,12 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from ingest.jobs import STALE_MARGIN, job_start, job_succeed
 from ingest.models import Job, JobStatus
-from ingest.services import STALE_MARGIN, job_start, job_succeed
 from media.models import StoredMedia
 from media.services import provider_media_publish, thumbnail_for_job
 from slots.models import Slot, TemplateImage
-from slots.services import settings_get, template_image_add
+from slots.services import template_image_add
 from tests.images import image_bytes, jpeg_bytes
 from tests.live import REPO, stored_files
 
@@ -56,7 +56,9 @@ def cleanup(*args: str) -> tuple[int, list[str]]:
 
 def done_job(*, expires_at: datetime, thumbnail: bool = True) -> Job:
     """A done job with its result (and thumbnail) stored, expiring at ``expires_at``."""
-    job = job_start(slot=Slot.objects.get(pk="slot-001"), settings=settings_get())
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     job_succeed(job_id=job.id, result=jpeg_bytes((64, 48)), image_format="JPEG", ttl_hours=72)
     if thumbnail:
         thumbnail_for_job(job_id=job.id)
@@ -66,18 +68,16 @@ def done_job(*, expires_at: datetime, thumbnail: bool = True) -> Job:
 
 
 def provider_media(*, expires_at: datetime, tmp_path: Path) -> StoredMedia:
-    job = job_start(slot=Slot.objects.get(pk="slot-001"), settings=settings_get())
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     Job.objects.filter(pk=job.id).update(status=JobStatus.FAILED)  # not what is tested here
     photo = tmp_path / f"{job.id}.jpg"
     photo.write_bytes(jpeg_bytes((64, 48)))
     published = provider_media_publish(
-        job_id=job.id,
-        photo_path=photo,
-        photo_content_type="image/jpeg",
-        templates=[],
-        expires_at=expires_at,
+        job_id=job.id, files=[(photo, "image/jpeg")], expires_at=expires_at
     )
-    return published[0].media
+    return published[0]
 
 
 def template_image() -> TemplateImage:
@@ -128,7 +128,9 @@ def test_dry_run_reports_what_it_would_do_and_changes_nothing(
     done_job(expires_at=past)
     done_job(expires_at=future)
     provider_media(expires_at=past, tmp_path=tmp_path)
-    stale = job_start(slot=Slot.objects.get(pk="slot-001"), settings=settings_get())
+    stale = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     Job.objects.filter(pk=stale.pk).update(deadline_at=timezone.now() - 2 * STALE_MARGIN)
     orphan(media_root, "results/lost.jpg", age=timedelta(hours=2))
     before = snapshot(media_root)
@@ -181,7 +183,9 @@ def test_a_second_run_finds_nothing_to_do(past: datetime, media_root: Path, tmp_
 def test_a_result_is_deleted_once_its_lifetime_has_passed_and_not_before(
     configured: None, media_root: Path
 ) -> None:
-    job = job_start(slot=Slot.objects.get(pk="slot-001"), settings=settings_get())
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     job_succeed(job_id=job.id, result=jpeg_bytes((64, 48)), image_format="JPEG", ttl_hours=1)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=59), tick=False):
@@ -198,8 +202,8 @@ def test_a_stale_pending_job_is_closed_as_failed_and_a_fresh_one_is_left(
     configured: None,
 ) -> None:
     slot = Slot.objects.get(pk="slot-001")
-    stale = job_start(slot=slot, settings=settings_get())
-    fresh = job_start(slot=slot, settings=settings_get())
+    stale = job_start(slot=slot, deadline_at=timezone.now() + timedelta(seconds=48))
+    fresh = job_start(slot=slot, deadline_at=timezone.now() + timedelta(seconds=48))
     Job.objects.filter(pk=stale.pk).update(
         deadline_at=timezone.now() - STALE_MARGIN - timedelta(seconds=30)
     )

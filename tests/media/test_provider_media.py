@@ -9,31 +9,28 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from ingest.services import job_start
+from ingest.jobs import job_start
 from media.models import StoredMedia
 from media.services import provider_media_publish
 from slots.models import Slot
-from slots.services import settings_get
-from tests.live import Booth
+from tests.booth import Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def published_photo(booth: Booth, photo: bytes, tmp_path: Path) -> StoredMedia:
-    job = job_start(slot=Slot.objects.get(pk="slot-001"), settings=settings_get())
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     path = tmp_path / "photo.jpg"
     path.write_bytes(photo)
     published = provider_media_publish(
-        job_id=job.id,
-        photo_path=path,
-        photo_content_type="image/jpeg",
-        templates=[],
-        expires_at=job.deadline_at,
+        job_id=job.id, files=[(path, "image/jpeg")], expires_at=job.deadline_at
     )
     job.status = "failed"  # the job itself is not what these tests are about
     job.save()
-    return published[0].media
+    return published[0]
 
 
 def test_provider_media_answers_the_image_until_the_deadline(

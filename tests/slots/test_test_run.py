@@ -12,7 +12,7 @@ from PIL import Image
 from ingest.models import Job, JobSource, JobStatus
 from slots.models import Slot
 from slots.services import api_token_create
-from tests.live import Booth
+from tests.booth import Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job
-from ingest.services import job_fail, job_start, job_succeed
 from photochanger.errors import ProviderFailed
 from slots.models import Slot
-from slots.services import api_token_create, settings_get, slots_ensure_defaults
+from slots.services import api_token_create, slots_ensure_defaults
 from tests.images import jpeg_bytes
 
 BOOTH_HASH = "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"
@@ -71,7 +73,7 @@ def done_job() -> Job:
     """A booth job that succeeded, with a stored result."""
     job = job_start(
         slot=Slot.objects.get(pk="slot-001"),
-        settings=settings_get(),
+        deadline_at=timezone.now() + timedelta(seconds=48),
         upload_filename="IMG_0003.JPG",
         upload_size=51977,
         upload_hash=BOOTH_HASH,
@@ -93,7 +95,9 @@ def done_job() -> Job:
 @pytest.fixture
 def failed_job() -> Job:
     """A booth job the provider failed, with no result."""
-    job = job_start(slot=Slot.objects.get(pk="slot-002"), settings=settings_get())
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-002"), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
     job_fail(job_id=job.pk, error=ProviderFailed("the provider said no"), http_status=502)
     job.refresh_from_db()
     return job

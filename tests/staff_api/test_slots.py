@@ -10,11 +10,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from ingest.jobs import job_fail, job_start
 from ingest.models import Job
-from ingest.services import job_fail, job_start
 from photochanger.errors import ProviderTimeout
 from slots.models import Slot
-from slots.services import settings_get
 from tests.staff_api.conftest import csrf_headers
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +26,9 @@ def patch_slot(client: Client, slot_id: str, changes: dict, **headers: str):
 
 
 def start_job(slot_id: str) -> Job:
-    return job_start(slot=Slot.objects.get(pk=slot_id), settings=settings_get())
+    return job_start(
+        slot=Slot.objects.get(pk=slot_id), deadline_at=timezone.now() + timedelta(seconds=48)
+    )
 
 
 def test_list_has_the_15_slots_in_id_order(api: Client) -> None:

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_django import DjangoAssertNumQueries
 
 from ingest.models import JobSource, JobStatus
 from media.models import MediaKind
@@ -77,10 +79,11 @@ def test_jobs_total_by_slot_source_and_outcome(some_jobs: None) -> None:
     values = samples(Client().get("/metrics").content.decode())
 
     total = "photochanger_ingest_jobs_total"
-    assert values[f'{total}{{slot="slot-001",source="ingest",outcome="done"}}'] == 3
-    assert values[f'{total}{{slot="slot-001",source="ingest",outcome="timeout"}}'] == 1
-    assert values[f'{total}{{slot="slot-002",source="ingest",outcome="rate_limited"}}'] == 1
-    assert values[f'{total}{{slot="slot-002",source="test_run",outcome="done"}}'] == 1
+    # prometheus_client writes labels sorted by name.
+    assert values[f'{total}{{outcome="done",slot="slot-001",source="ingest"}}'] == 3
+    assert values[f'{total}{{outcome="timeout",slot="slot-001",source="ingest"}}'] == 1
+    assert values[f'{total}{{outcome="rate_limited",slot="slot-002",source="ingest"}}'] == 1
+    assert values[f'{total}{{outcome="done",slot="slot-002",source="test_run"}}'] == 1
     assert not any("slot-003" in key for key in values if key.startswith(total))
 
 
@@ -89,16 +92,16 @@ def test_duration_histogram_is_cumulative_per_slot(some_jobs: None) -> None:
 
     bucket = "photochanger_job_duration_seconds_bucket"
     # slot-001: 0.08 s, 1.5 s, 48 s, 48.001 s.
-    assert values[f'{bucket}{{slot="slot-001",le="0.1"}}'] == 1
-    assert values[f'{bucket}{{slot="slot-001",le="1"}}'] == 1
-    assert values[f'{bucket}{{slot="slot-001",le="2.5"}}'] == 2
-    assert values[f'{bucket}{{slot="slot-001",le="48"}}'] == 3
-    assert values[f'{bucket}{{slot="slot-001",le="60"}}'] == 4
-    assert values[f'{bucket}{{slot="slot-001",le="+Inf"}}'] == 4
+    assert values[f'{bucket}{{le="0.1",slot="slot-001"}}'] == 1
+    assert values[f'{bucket}{{le="1.0",slot="slot-001"}}'] == 1
+    assert values[f'{bucket}{{le="2.5",slot="slot-001"}}'] == 2
+    assert values[f'{bucket}{{le="48.0",slot="slot-001"}}'] == 3
+    assert values[f'{bucket}{{le="60.0",slot="slot-001"}}'] == 4
+    assert values[f'{bucket}{{le="+Inf",slot="slot-001"}}'] == 4
     assert values['photochanger_job_duration_seconds_count{slot="slot-001"}'] == 4
     assert values['photochanger_job_duration_seconds_sum{slot="slot-001"}'] == pytest.approx(97.581)
     # slot-002: 0.002 s and 0.3 s, the test run included.
-    assert values[f'{bucket}{{slot="slot-002",le="0.25"}}'] == 1
+    assert values[f'{bucket}{{le="0.25",slot="slot-002"}}'] == 1
     assert values['photochanger_job_duration_seconds_count{slot="slot-002"}'] == 2
 
 
@@ -109,6 +112,64 @@ def test_media_bytes_and_jobs_in_flight(some_jobs: None) -> None:
     assert values['photochanger_media_bytes{kind="thumbnail"}'] == 700
     assert values['photochanger_media_bytes{kind="provider_media"}'] == 0
     assert values["photochanger_jobs_in_flight"] == 1
+
+
+def test_text_parses_into_the_four_families(some_jobs: None) -> None:
+    text = Client().get("/metrics").content.decode()
+
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    # The parser names a counter without "_total"; its samples keep it.
+    assert {name: family.type for name, family in families.items()} == {
+        "photochanger_ingest_jobs": "counter",
+        "photochanger_job_duration_seconds": "histogram",
+        "photochanger_media_bytes": "gauge",
+        "photochanger_jobs_in_flight": "gauge",
+    }
+    jobs = {
+        (s.labels["slot"], s.labels["source"], s.labels["outcome"]): s.value
+        for s in families["photochanger_ingest_jobs"].samples
+    }
+    assert jobs == {
+        ("slot-001", "ingest", "done"): 3,
+        ("slot-001", "ingest", "timeout"): 1,
+        ("slot-002", "ingest", "rate_limited"): 1,
+        ("slot-002", "test_run", "done"): 1,
+    }
+    assert {s.name for s in families["photochanger_ingest_jobs"].samples} == {
+        "photochanger_ingest_jobs_total"
+    }
+    slot_001 = {
+        (s.name, s.labels.get("le")): s.value
+        for s in families["photochanger_job_duration_seconds"].samples
+        if s.labels["slot"] == "slot-001"
+    }
+    edges = ["0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "20.0", "30.0", "48.0"]
+    edges += ["60.0", "120.0", "+Inf"]
+    bucket = "photochanger_job_duration_seconds_bucket"
+    assert [slot_001[(bucket, edge)] for edge in edges] == [1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4, 4]
+    assert slot_001[("photochanger_job_duration_seconds_count", None)] == 4
+    assert slot_001[("photochanger_job_duration_seconds_sum", None)] == pytest.approx(97.581)
+    media = {s.labels["kind"]: s.value for s in families["photochanger_media_bytes"].samples}
+    assert media == {"result": 5000, "thumbnail": 700, "provider_media": 0}
+    assert [s.value for s in families["photochanger_jobs_in_flight"].samples] == [1]
+
+
+def test_no_process_metrics_of_the_answering_worker(some_jobs: None) -> None:
+    text = Client().get("/metrics").content.decode()
+
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert all(name.startswith("photochanger_") for name in names)
+
+
+def test_uncached_scrape_costs_three_queries_however_many_jobs(
+    some_jobs: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    for slot in ("slot-003", "slot-004", "slot-005"):
+        make_job(slot, started_at=timezone.now(), duration_ms=700)
+
+    # Finished jobs in one grouped scan, media bytes, pending jobs.
+    with django_assert_num_queries(3):
+        Client().get("/metrics")
 
 
 def test_metrics_are_cached_for_a_few_seconds(some_jobs: None) -> None:
@@ -132,5 +193,5 @@ def test_token_when_configured_is_required(slots: None) -> None:
 
 def test_empty_database_still_answers_every_family(slots: None) -> None:
     text = Client().get("/metrics").content.decode()
-    assert "photochanger_jobs_in_flight 0" in text
-    assert 'photochanger_media_bytes{kind="result"} 0' in text
+    assert "photochanger_jobs_in_flight 0.0\n" in text
+    assert 'photochanger_media_bytes{kind="result"} 0.0\n' in text

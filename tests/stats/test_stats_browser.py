@@ -12,7 +12,14 @@ from playwright.sync_api import Page
 
 from tests.browser import conftest as admin_browser
 from tests.browser.conftest import image_loaded
-from tests.live import Booth
+from tests.live import LiveBooth as Booth
+
+
+@pytest.fixture
+def booth(live_booth: Booth) -> Booth:
+    """This module's booth talks to the live server: what it tests only a socket shows."""
+    return live_booth
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from ingest.services import jobs_close_stale, jobs_count_stale
+from ingest.jobs import jobs_close_stale, jobs_count_stale
 from media.services import MediaCleanup, media_cleanup
+from slots.selectors import template_image_names
 
 EXIT_FAILURES = 1
 EXIT_DATABASE_UNREACHABLE = 2
@@ -44,7 +45,10 @@ class Command(BaseCommand):
         try:
             stale = jobs_count_stale(now=now) if dry_run else jobs_close_stale(now=now)
             cleanup = media_cleanup(
-                now=now, orphan_grace=timedelta(minutes=grace_minutes), dry_run=dry_run
+                now=now,
+                orphan_grace=timedelta(minutes=grace_minutes),
+                kept_elsewhere=template_image_names,
+                dry_run=dry_run,
             )
         except (OperationalError, InterfaceError) as error:
             reason = (str(error).strip().splitlines() or ["no answer"])[0]

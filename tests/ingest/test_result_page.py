@@ -13,10 +13,10 @@ import segno
 from django.utils import timezone
 
 from ingest.models import Job
+from ingest.views import QR_SVG_OPTIONS, time_left_text
 from media.models import StoredMedia
-from media.views import QR_SVG_OPTIONS, time_left_text
 from slots.models import GlobalSettings, Slot
-from tests.live import INGEST_PASSWORD, Booth
+from tests.booth import INGEST_PASSWORD, Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

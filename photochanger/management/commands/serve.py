@@ -8,7 +8,7 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from ingest.services import jobs_close_stale
+from ingest.jobs import jobs_close_stale
 from photochanger.asgi import application
 from photochanger.server import serve
 from slots.models import Slot

@@ -15,7 +15,7 @@ from django.utils.functional import lazy
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
-from media.selectors import guest_result
+from ingest.selectors import guest_result
 from photochanger.errors import ResultExpired, ResultNotFound
 from photochanger.executors import run_database_work, run_image_work
 from photochanger.languages import public_page_language
@@ -23,9 +23,8 @@ from photochanger.languages import public_page_language
 # How the QR code is drawn: scaled by CSS, and on white so it scans on a dark screen too.
 QR_SVG_OPTIONS = {"omitsize": True, "light": "#fff", "svgclass": "qr"}
 
-# The page is served without Django's middleware (MACHINE_PATHS in photochanger.asgi), so it
-# sets its own headers. Its URL is the key to the photo: no referrer leaves it, nothing frames
-# it, no search engine keeps it, and nothing outside this server is loaded.
+# The page's URL is the key to the photo: no referrer leaves it, nothing frames it, no search
+# engine keeps it, and nothing outside this server is loaded.
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
@@ -45,7 +44,7 @@ async def result_page(request: HttpRequest, job_id: str) -> HttpResponse:
         result = await run_database_work(guest_result, job_id=job_id)
     except (ResultNotFound, ResultExpired) as error:
         context = {"expired": isinstance(error, ResultExpired)}
-        return _page(request, "media/result_gone.html", context, status=error.http_status)
+        return _page(request, "ingest/result_gone.html", context, status=error.http_status)
     path = reverse("guest_result_page", args=[result.job_id])
     base = result.public_base_url.rstrip("/")
     page_url = f"{base}{path}" if base else request.build_absolute_uri(path)
@@ -57,7 +56,7 @@ async def result_page(request: HttpRequest, job_id: str) -> HttpResponse:
         # Pure-Python work of a few milliseconds: kept off the event loop.
         "qr_svg": await run_image_work(result_page_qr_svg, page_url),
     }
-    return _page(request, "media/result_page.html", context)
+    return _page(request, "ingest/result_page.html", context)
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,8 +87,7 @@ def time_left_text(remaining: timedelta) -> str:
 def _page(
     request: HttpRequest, template: str, context: dict[str, object], status: int = 200
 ) -> HttpResponse:
-    # No LocaleMiddleware on this path: the guest's ?lang= choice or browser language is read
-    # here, and no cookie is set.
+    # The guest's ?lang= choice or browser language, never a cookie (photochanger.languages).
     language = public_page_language(request)
     with translation.override(language):
         response = HttpResponse(render_to_string(template, context), status=status)

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from ingest.models import Job
+from media.models import StoredMedia
 from slots.models import Slot
-from tests.live import Booth
+from tests.booth import Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +45,9 @@ def test_failed_job_has_no_result(booth: Booth, photo: bytes) -> None:
 
 def test_expired_result_is_410_even_before_cleanup_runs(booth: Booth, photo: bytes) -> None:
     job_id = booth.post_photo("slot-001", photo).headers["x-job-id"]
-    Job.objects.filter(pk=job_id).update(result_expires_at=timezone.now() - timedelta(seconds=1))
+    expired = timezone.now() - timedelta(seconds=1)
+    Job.objects.filter(pk=job_id).update(result_expires_at=expired)
+    StoredMedia.objects.filter(job_id=job_id).update(expires_at=expired)
 
     response = booth.http.get(f"/public/results/{job_id}")
 

@@ -1,0 +1,72 @@
+"""Every job that ends is reported: one log line, and an event for the staff's live views.
+
+With REDIS_URL set the channel layer is Redis, so a job finished in one worker process reaches a
+stats page connected to another.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from channels.layers import get_channel_layer
+
+from ingest.models import Job
+from photochanger.executors import run_database_work
+
+logger = logging.getLogger(__name__)
+jobs_log = logging.getLogger("photochanger.jobs")
+
+JOBS_GROUP = "jobs"
+
+
+async def job_report(job_id: uuid.UUID) -> None:
+    """Log the ended job's line and announce it; a failure here never costs the booth its answer."""
+    try:
+        job = await run_database_work(Job.objects.get, pk=job_id)
+        jobs_log.info(job_log_line(job))
+        await announce(job)
+    except Exception:
+        logger.exception("could not report the end of job %s", job_id)
+
+
+async def announce(job: Job) -> None:
+    """Send a finished job to every live view."""
+    await get_channel_layer().group_send(
+        JOBS_GROUP, {"type": "job.finished", "job": job_event(job)}
+    )
+
+
+def job_event(job: Job) -> dict[str, object]:
+    """What the live views get for a finished job."""
+    return {
+        "id": str(job.id),
+        "slot_id": job.slot_id,
+        "source": job.source,
+        "status": job.status,
+        "failure_reason": job.failure_reason,
+        "http_status": job.http_status,
+        "duration_ms": job.duration_ms,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "thumbnail_url": f"/api/jobs/{job.id}/thumbnail" if job.status == "done" else None,
+        "result_url": f"/public/results/{job.id}" if job.status == "done" else None,
+    }
+
+
+def job_log_line(job: Job) -> str:
+    """One structured (logfmt) line: what happened to a job, never a secret or image bytes."""
+    fields = {
+        "job": job.id,
+        "slot": job.slot_id,
+        "source": job.source,
+        "provider": job.provider,
+        "operation": job.operation,
+        "status": job.status,
+        "reason": job.failure_reason or "-",
+        "http": job.http_status if job.http_status is not None else "-",
+        "duration_ms": job.duration_ms if job.duration_ms is not None else "-",
+        "provider_ms": job.provider_ms if job.provider_ms is not None else "-",
+        "upload_bytes": job.upload_size if job.upload_size is not None else "-",
+        "fallback": str(job.fallback_original).lower(),
+    }
+    return "job_finished " + " ".join(f"{name}={value}" for name, value in fields.items())

@@ -1,0 +1,144 @@
+"""Writes of jobs. A job moves forward once, from pending to done, failed or timeout."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.core.files import File
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ingest.models import Job, JobSource, JobStatus
+from media.models import StoredMedia
+from media.services import media_file_delete, result_file_save, result_media_create
+from photochanger.errors import PhotoChangerError
+from slots.models import Slot
+
+logger = logging.getLogger(__name__)
+
+# A job is only ever pending while a request waits on it; past its deadline plus this margin
+# it can only be the leftover of a crash.
+STALE_MARGIN = timedelta(minutes=2)
+
+
+def job_start(
+    *,
+    slot: Slot,
+    deadline_at: datetime,
+    started_at: datetime | None = None,
+    source: str = JobSource.INGEST,
+    upload_filename: str = "",
+    upload_size: int | None = None,
+    upload_hash: str = "",
+    metadata: dict[str, str] | None = None,
+) -> Job:
+    """Record a request that passed the password and slot checks, as a pending job."""
+    return Job.objects.create(
+        slot=slot,
+        source=source,
+        provider=slot.provider,
+        operation=slot.operation,
+        started_at=started_at or timezone.now(),
+        deadline_at=deadline_at,
+        upload_filename=upload_filename.replace("\x00", "")[:255],
+        upload_size=upload_size,
+        upload_hash=upload_hash,
+        metadata=metadata or {},
+    )
+
+
+def job_fail(
+    *,
+    job_id: uuid.UUID,
+    error: PhotoChangerError,
+    http_status: int | None,
+    fallback_original: bool = False,
+    **fields: object,
+) -> bool:
+    """Close a pending job with the error it ended on; False if it was already closed."""
+    status = JobStatus.TIMEOUT if error.status == "timeout" else JobStatus.FAILED
+    return _job_close(
+        job_id=job_id,
+        status=status,
+        failure_reason=error.failure_reason,
+        failure_details=error.details[:500],
+        http_status=http_status,
+        fallback_original=fallback_original,
+        **fields,
+    )
+
+
+def job_succeed(
+    *,
+    job_id: uuid.UUID,
+    result: File | bytes,
+    image_format: str,
+    ttl_hours: int,
+    **fields: object,
+) -> StoredMedia | None:
+    """Store the result and close the job as done. None if the job was closed meanwhile
+    (by cleanup after a stall): its result is then removed, not left without a reader."""
+    expires_at = timezone.now() + timedelta(hours=ttl_hours)
+    size_bytes = len(result) if isinstance(result, bytes) else result.size
+    name = result_file_save(job_id=job_id, content=result, image_format=image_format)
+    try:
+        with transaction.atomic():
+            media = result_media_create(
+                job_id=job_id,
+                storage_name=name,
+                image_format=image_format,
+                size_bytes=size_bytes,
+                expires_at=expires_at,
+            )
+            if not _job_close(
+                job_id=job_id,
+                status=JobStatus.DONE,
+                http_status=200,
+                result_expires_at=expires_at,
+                **fields,
+            ):
+                raise _JobClosedMeanwhile
+    except _JobClosedMeanwhile:
+        media_file_delete(storage_name=name)
+        return None
+    except BaseException:
+        # No file may stay behind without a row pointing to it.
+        media_file_delete(storage_name=name)
+        raise
+    return media
+
+
+class _JobClosedMeanwhile(Exception):
+    pass
+
+
+def jobs_close_stale(*, now: datetime | None = None) -> int:
+    """Close jobs left pending by a crash as failed/internal_error; return how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return _stale_jobs(now=now).update(
+            status=JobStatus.FAILED,
+            failure_reason="internal_error",
+            failure_details="the server stopped while the job was running",
+            finished_at=now,
+        )
+
+
+def jobs_count_stale(*, now: datetime | None = None) -> int:
+    """How many jobs jobs_close_stale would close now (cleanup_media --dry-run)."""
+    return _stale_jobs(now=now or timezone.now()).count()
+
+
+def _stale_jobs(*, now: datetime) -> QuerySet[Job]:
+    return Job.objects.filter(status=JobStatus.PENDING, deadline_at__lt=now - STALE_MARGIN)
+
+
+def _job_close(*, job_id: uuid.UUID, status: str, **fields: object) -> bool:
+    # Conditional on pending: two closers (the request, cleanup) may race; only one wins.
+    updated = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+        status=status, finished_at=timezone.now(), **fields
+    )
+    return updated == 1
