@@ -119,7 +119,8 @@ async def ingest_photo(
 ) -> PhotoAnswer:
     """Answer a photo: the processed image, or a PhotoChangerError carrying the job id.
 
-    A booth's photo (source ``ingest``) needs the ingest password (``password``, else the form's)
+    A booth's photo (source ``ingest``) needs the ingest password (``password``, the URL's, else
+    the form's)
     and an active slot. A staff test run (source ``test_run``) needs neither, and may try unsaved
     ``overrides`` of the slot for this photo only.
     """
@@ -131,7 +132,10 @@ async def ingest_photo(
         slot = slot_with_overrides(slot=slot, overrides=overrides or SlotOverrides())
     else:
         slot, settings = await run_database_work(
-            _booth_admit, slot_id=slot_id, password=password or form.password, client=client
+            _booth_admit,
+            slot_id=slot_id,
+            password=form.password if password is None else password,
+            client=client,
         )
     seconds = settings.sync_response_seconds
     admission = await run_database_work(

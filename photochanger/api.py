@@ -48,23 +48,31 @@ def on_photochanger_error(request: HttpRequest, error: PhotoChangerError) -> Jso
 
 @api.exception_handler(MultiPartParserError)
 def on_unreadable_form(request: HttpRequest, error: MultiPartParserError) -> JsonResponse:
-    return error_response(InvalidRequest(f"the multipart body cannot be read: {error}"))
+    return _form_refused(request, InvalidRequest(f"the multipart body cannot be read: {error}"))
 
 
 # Django's parser refuses a form over the DATA_UPLOAD_* limits with these.
 @api.exception_handler(RequestDataTooBig)
 def on_form_too_large(request: HttpRequest, error: RequestDataTooBig) -> JsonResponse:
-    return error_response(PayloadTooLarge("the form fields are too large"))
+    return _form_refused(request, PayloadTooLarge("the form fields are too large"))
 
 
 @api.exception_handler(TooManyFieldsSent)
 def on_too_many_fields(request: HttpRequest, error: TooManyFieldsSent) -> JsonResponse:
-    return error_response(InvalidRequest("the form has too many fields"))
+    return _form_refused(request, InvalidRequest("the form has too many fields"))
 
 
 @api.exception_handler(TooManyFilesSent)
 def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> JsonResponse:
-    return error_response(InvalidRequest("the form has too many files"))
+    return _form_refused(request, InvalidRequest("the form has too many files"))
+
+
+def _form_refused(request: HttpRequest, error: PhotoChangerError) -> JsonResponse:
+    # A parse that stops in the middle of a file leaves it to the upload handler, which Django
+    # tells only when the client stopped the upload: its temporary file must not outlive this.
+    for handler in request.upload_handlers:
+        handler.upload_interrupted()
+    return error_response(error)
 
 
 @api.exception_handler(ValidationError)
