@@ -1,5 +1,5 @@
 """Settings for bench/ingest.py's ``floor`` server: PhotoChanger's settings and HTTP stack
-(``manage.py serve``: the tuned daphne, the lean Django handler for /api/ingest/) with a single
+(``manage.py serve``: daphne, Django with its middleware) with a single
 django-ninja route that echoes the request body, as bench/echo_app.py does under uvicorn.
 
 Its time is what the stack costs before any of the product's own work (form, checks, database,

@@ -11,9 +11,7 @@ api = NinjaAPI(urls_namespace="floor", docs_url=None, openapi_url=None)
 
 @api.post("/ingest/{path:slot_id}")
 async def echo(request: HttpRequest, slot_id: str) -> HttpResponse:
-    body = request.body_file  # the file our server spooled the body to (photochanger.asgi)
-    body.seek(0)
-    data = body.read()
+    data = request.body
     response = HttpResponse(data, content_type="application/octet-stream")
     response["Content-Length"] = str(len(data))
     return response

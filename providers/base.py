@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from providers.settings import ProviderSettings
 
 
 class ProviderError(Exception):
@@ -53,9 +56,10 @@ class ProviderRequest:
     photo_orientation: int  # EXIF orientation, 1 when upright
     operation: str
     settings: dict
+    # Computed once by the caller, from the event's settings; a driver only compares against it.
+    deadline: Deadline
     template_images: list[TemplateImageInput] = field(default_factory=list)
     api_key: str = ""
-    deadline: Deadline = field(default_factory=lambda: Deadline.in_seconds(48))
     # A public URL of the photo, set for providers that fetch images by URL.
     photo_url: str = ""
 
@@ -78,6 +82,8 @@ class Provider(Protocol):
     operations: tuple[str, ...]
     # True when the provider downloads the photo and templates itself (photo_url, url).
     needs_public_urls: bool
+    # The slot settings the provider reads: checked on save, read for calls, shown to staff.
+    settings_model: type[ProviderSettings]
 
     def uses_template_images(self, operation: str) -> bool:
         """Whether ``operation`` reads the slot's template images (else they are not loaded)."""

@@ -13,11 +13,11 @@ import binascii
 import json
 import logging
 import math
-import re
-from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
 
 import httpx
 from django.utils.translation import gettext
+from pydantic import Field, ValidationInfo, field_validator
 
 from media.images import image_format
 from photochanger.executors import run_image_work
@@ -30,17 +30,26 @@ from providers.base import (
 from providers.http import error_description, json_error_object, provider_client, text_excerpt
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
-from providers.settings import attempts_setting, is_http_url, options_or_error, text_setting
+from providers.settings import (
+    DEFAULT_MAX_ATTEMPTS,
+    Attempts,
+    ProviderSettings,
+    http_base_url,
+    problem,
+    text,
+    text_or_default,
+    worded,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gemini-2.5-flash-image"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 # What Gemini's imageConfig accepts; anything else is a 400 for every guest.
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-IMAGE_SIZES = ("1K", "2K", "4K")
-# Settings without which there is no call; any other wrong setting is left out of the call.
-_REQUIRED = ("prompt", "model", "base_url")
+AspectRatio = Literal["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+ImageSize = Literal["1K", "2K", "4K"]
+ASPECT_RATIOS = get_args(AspectRatio)
+IMAGE_SIZES = get_args(ImageSize)
 
 _RETRY_STATUSES = frozenset({429, 500, 503, 504})
 _REFUSALS = frozenset(
@@ -48,21 +57,96 @@ _REFUSALS = frozenset(
 )
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-# The model goes into the URL path, so it may not carry slashes, dots-only segments or queries.
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class _Options:
-    prompt: str
-    model: str
-    base_url: str
-    aspect_ratio: str
-    image_size: str
-    max_attempts: int
+def _prompt_problem(prompt: str) -> str:
+    return gettext("The prompt is required for Gemini.")
+
+
+def _model_problem(model: str) -> str:
+    return gettext(
+        "“%(model)s” is not a Gemini model name: use letters, digits, dots, dashes "
+        "and underscores only, such as %(example)s."
+    ) % {"model": model, "example": DEFAULT_MODEL}
+
+
+def _base_url_problem(url: str) -> str:
+    return gettext("The base URL must be an http:// or https:// address, such as %(example)s.") % {
+        "example": DEFAULT_BASE_URL
+    }
+
+
+def _aspect_ratio_problem(ratio: str) -> str:
+    return gettext(
+        "The aspect ratio must be one of %(choices)s; leave it empty to let Gemini choose."
+    ) % {"choices": ", ".join(ASPECT_RATIOS)}
+
+
+def _image_size_problem(size: str) -> str:
+    return gettext("The image size must be one of %(choices)s; leave it empty for 1K.") % {
+        "choices": ", ".join(IMAGE_SIZES)
+    }
+
+
+def _model_name(value: object) -> str:
+    # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
+    return text_or_default(value).removeprefix("models/")
+
+
+def _image_size_name(value: object) -> str:
+    # Google refuses a lowercase "k"; staff need not know that.
+    return text_or_default(value).upper()
+
+
+_BaseUrl = http_base_url(_base_url_problem)
+
+
+class GeminiSettings(ProviderSettings):
+    provider = "gemini"
+    # A wrong prompt, model or address leaves nothing to call.
+    lenient = frozenset({"aspect_ratio", "image_size", "max_attempts"})
+
+    prompt: Annotated[str, Field(min_length=1), worded(_prompt_problem, normalised=text)] = Field(
+        description="What Gemini should make of the photo and the template images"
+    )
+    model: Annotated[
+        str,
+        # The model goes into the URL path, so it may not carry slashes, dot segments or queries.
+        Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+        worded(_model_problem, normalised=_model_name),
+    ] = Field(
+        DEFAULT_MODEL, description="The Gemini image model, with or without the models/ prefix"
+    )
+    base_url: _BaseUrl = Field(
+        DEFAULT_BASE_URL, description="The address of Gemini's API, or of a proxy in front of it"
+    )
+    aspect_ratio: Annotated[
+        AspectRatio | None, worded(_aspect_ratio_problem, normalised=text_or_default)
+    ] = Field(None, description="The image's shape, empty to let Gemini choose")
+    image_size: Annotated[
+        ImageSize | None, worded(_image_size_problem, normalised=_image_size_name)
+    ] = Field(None, description="The image's size (Gemini 3 models only), empty for 1K")
+    max_attempts: Attempts = Field(
+        DEFAULT_MAX_ATTEMPTS, description="How many calls a job may make while Gemini is overloaded"
+    )
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size_fits_the_model(cls, size: str | None, info: ValidationInfo) -> str | None:
+        # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
+        model = info.data.get("model")
+        if size and model and not model.startswith("gemini-3"):
+            raise problem(
+                gettext(
+                    "The image size works only with Gemini 3 models (such as "
+                    "gemini-3-pro-image-preview); leave it empty for %(model)s."
+                )
+                % {"model": model}
+            )
+        return size
 
     @property
     def url(self) -> str:
@@ -73,6 +157,7 @@ class GeminiProvider:
     name = "gemini"
     operations = ("generate",)
     needs_public_urls = False
+    settings_model = GeminiSettings
 
     def uses_template_images(self, operation: str) -> bool:
         return True
@@ -83,15 +168,14 @@ class GeminiProvider:
             problems[""] = gettext("Gemini has no operation “%(operation)s”; use “generate”.") % {
                 "operation": operation
             }
-        _, setting_problems = _settings_read(settings)
-        return problems | setting_problems
+        return problems | GeminiSettings.problems(settings, operation=operation)
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
             raise ProviderError(f"the gemini provider has no operation {request.operation!r}")
         if not request.api_key:
             raise ProviderError("gemini API key is not configured")
-        options = _options(request.settings)
+        options = GeminiSettings.for_call(request.settings, operation=request.operation)
         # Decoding, resizing and base64 of a 12 MP photo take far too long for the event loop.
         body = await run_image_work(_request_body, request, options)
         return await with_retries(
@@ -103,68 +187,6 @@ class GeminiProvider:
             max_attempts=options.max_attempts,
             deadline=request.deadline,
         )
-
-
-def _options(settings: dict) -> _Options:
-    return options_or_error(_settings_read, settings, required=_REQUIRED)
-
-
-def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
-    """The slot's settings as call options, and what is wrong with them by setting name, worded
-    for event staff (in the active language). The options are None when a setting in
-    ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
-    problems: dict[str, str] = {}
-    prompt = text_setting(settings, "prompt")
-    if not prompt:
-        problems["prompt"] = gettext("The prompt is required for Gemini.")
-    # People paste the resource name ("models/gemini-…") from Google's docs; both forms work.
-    model = (text_setting(settings, "model") or DEFAULT_MODEL).removeprefix("models/")
-    if not _MODEL_NAME.fullmatch(model):
-        problems["model"] = gettext(
-            "“%(model)s” is not a Gemini model name: use letters, digits, dots, dashes "
-            "and underscores only, such as %(example)s."
-        ) % {"model": model, "example": DEFAULT_MODEL}
-    base_url = (text_setting(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
-    if not is_http_url(base_url):
-        problems["base_url"] = gettext(
-            "The base URL must be an http:// or https:// address, such as %(example)s."
-        ) % {"example": DEFAULT_BASE_URL}
-    aspect_ratio = text_setting(settings, "aspect_ratio")
-    if aspect_ratio and aspect_ratio not in ASPECT_RATIOS:
-        problems["aspect_ratio"] = gettext(
-            "The aspect ratio must be one of %(choices)s; leave it empty to let Gemini choose."
-        ) % {"choices": ", ".join(ASPECT_RATIOS)}
-        aspect_ratio = ""
-    # Google refuses a lowercase "k"; staff need not know that.
-    image_size = text_setting(settings, "image_size").upper()
-    if image_size and image_size not in IMAGE_SIZES:
-        problems["image_size"] = gettext(
-            "The image size must be one of %(choices)s; leave it empty for 1K."
-        ) % {"choices": ", ".join(IMAGE_SIZES)}
-        image_size = ""
-    elif image_size and not _takes_image_size(model):
-        # Only the 3.x image models take an output size; 2.5 refuses the field with a 400.
-        problems["image_size"] = gettext(
-            "The image size works only with Gemini 3 models (such as "
-            "gemini-3-pro-image-preview); leave it empty for %(model)s."
-        ) % {"model": model}
-        image_size = ""
-    max_attempts = attempts_setting(settings, problems)
-    if problems.keys() & set(_REQUIRED):
-        return None, problems
-    options = _Options(
-        prompt=prompt,
-        model=model,
-        base_url=base_url,
-        aspect_ratio=aspect_ratio,
-        image_size=image_size,
-        max_attempts=max_attempts,
-    )
-    return options, problems
-
-
-def _takes_image_size(model: str) -> bool:
-    return model.startswith("gemini-3")
 
 
 async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -> ProviderResult:
@@ -190,7 +212,7 @@ async def _attempt(*, url: str, body: bytes, api_key: str, deadline: Deadline) -
     return await run_image_work(_image_from_answer, response.content)
 
 
-def _request_body(request: ProviderRequest, options: _Options) -> bytes:
+def _request_body(request: ProviderRequest, options: GeminiSettings) -> bytes:
     photo, photo_type = photo_for_provider(request.photo_path, request.photo_orientation)
     parts: list[dict] = [_inline_part(photo_type, photo)]
     parts += [_inline_part(image.content_type, image.data) for image in request.template_images]

@@ -4,34 +4,72 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Annotated, Literal, get_args
 
 from django.utils.translation import gettext
 from PIL import Image, ImageOps
+from pydantic import Field
 
 from media.images import open_upright
 from photochanger.executors import run_image_work
 from providers.base import ProviderError, ProviderInputError, ProviderRequest, ProviderResult
-from providers.settings import int_between
+from providers.settings import ProviderSettings, whole_number, worded
 
-OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+OutputFormat = Literal["jpeg", "png", "webp"]
+# Pillow's names of the formats.
+OUTPUT_FORMATS = {name: name.upper() for name in get_args(OutputFormat)}
 _SEPIA_DARK = "#2b1d0e"
 _SEPIA_LIGHT = "#fbeccd"
 
 
-def _grayscale(image: Image.Image, request: ProviderRequest) -> Image.Image:
+def _bits_problem(bits: object) -> str:
+    return gettext("bits must be a whole number from 1 to 8.")
+
+
+def _quality_problem(quality: object) -> str:
+    return gettext("quality must be a whole number from 1 to 100.")
+
+
+def _output_format_problem(output_format: object) -> str:
+    return gettext("output_format must be jpeg, png or webp.")
+
+
+def _format_name(value: object) -> object:
+    return value if value is None else str(value).lower()
+
+
+_Bits = whole_number(1, 8, _bits_problem)
+_Quality = whole_number(1, 100, _quality_problem)
+
+
+class LocalSettings(ProviderSettings):
+    provider = "local"
+    # Pillow can always make something: no wrong setting stops a demo.
+    lenient = frozenset({"bits", "quality", "output_format"})
+
+    bits: _Bits = Field(3, description="Bits kept per colour channel by posterize")
+    quality: _Quality = Field(90, description="The JPEG or WebP quality of the result")
+    output_format: Annotated[
+        OutputFormat | None, worded(_output_format_problem, normalised=_format_name)
+    ] = Field(
+        None,
+        description="The result's file format, empty for the photo's own (passthrough) or jpeg",
+    )
+
+
+def _grayscale(image: Image.Image, request: ProviderRequest, options: LocalSettings) -> Image.Image:
     return ImageOps.grayscale(image)
 
 
-def _sepia(image: Image.Image, request: ProviderRequest) -> Image.Image:
+def _sepia(image: Image.Image, request: ProviderRequest, options: LocalSettings) -> Image.Image:
     return ImageOps.colorize(ImageOps.grayscale(image), _SEPIA_DARK, _SEPIA_LIGHT)
 
 
-def _posterize(image: Image.Image, request: ProviderRequest) -> Image.Image:
-    bits = int(request.settings.get("bits", 3))
-    return ImageOps.posterize(image.convert("RGB"), max(1, min(8, bits)))
+def _posterize(image: Image.Image, request: ProviderRequest, options: LocalSettings) -> Image.Image:
+    return ImageOps.posterize(image.convert("RGB"), options.bits)
 
 
-def _frame(image: Image.Image, request: ProviderRequest) -> Image.Image:
+def _frame(image: Image.Image, request: ProviderRequest, options: LocalSettings) -> Image.Image:
     overlays = request.templates_with_role("overlay")
     if not overlays:
         raise ProviderError("the frame operation needs an overlay template image on the slot")
@@ -42,11 +80,14 @@ def _frame(image: Image.Image, request: ProviderRequest) -> Image.Image:
     return framed.convert("RGB")
 
 
-def _passthrough(image: Image.Image, request: ProviderRequest) -> Image.Image:
+def _passthrough(
+    image: Image.Image, request: ProviderRequest, options: LocalSettings
+) -> Image.Image:
     return image
 
 
-_OPERATIONS: dict[str, Callable[[Image.Image, ProviderRequest], Image.Image]] = {
+_Operation = Callable[[Image.Image, ProviderRequest, LocalSettings], Image.Image]
+_OPERATIONS: dict[str, _Operation] = {
     "passthrough": _passthrough,
     "grayscale": _grayscale,
     "sepia": _sepia,
@@ -59,6 +100,7 @@ class LocalProvider:
     name = "local"
     operations = tuple(_OPERATIONS)
     needs_public_urls = False
+    settings_model = LocalSettings
 
     def uses_template_images(self, operation: str) -> bool:
         return operation == "frame"
@@ -70,14 +112,7 @@ class LocalProvider:
             problems[""] = gettext("The local provider can do: %(operations)s.") % {
                 "operations": ", ".join(_OPERATIONS)
             }
-        if "bits" in settings and not int_between(settings["bits"], 1, 8):
-            problems["bits"] = gettext("bits must be a whole number from 1 to 8.")
-        if "quality" in settings and not int_between(settings["quality"], 1, 100):
-            problems["quality"] = gettext("quality must be a whole number from 1 to 100.")
-        wanted = settings.get("output_format")
-        if wanted is not None and str(wanted).lower() not in OUTPUT_FORMATS:
-            problems["output_format"] = gettext("output_format must be jpeg, png or webp.")
-        return problems
+        return problems | LocalSettings.problems(settings, operation=operation)
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         operation = _OPERATIONS.get(request.operation)
@@ -86,30 +121,29 @@ class LocalProvider:
         if request.operation == "passthrough" and request.photo_orientation == 1:
             # Upright already: the photo as it came is the result, no decode, no re-encode.
             return ProviderResult(format=request.photo_format, photo_unchanged=True)
-        return await run_image_work(_apply, operation, request)
+        options = LocalSettings.for_call(request.settings, operation=request.operation)
+        return await run_image_work(_apply, operation, request, options)
 
 
 def _apply(
-    operation: Callable[[Image.Image, ProviderRequest], Image.Image], request: ProviderRequest
+    operation: _Operation, request: ProviderRequest, options: LocalSettings
 ) -> ProviderResult:
     try:
         image = open_upright(request.photo_path)
     except (OSError, SyntaxError, ValueError) as error:
         raise ProviderInputError(f"the photo cannot be decoded: {error}") from None
     with image:
-        result = operation(image, request)
-        output_format = _output_format(request)
+        result = operation(image, request, options)
+        output_format = _output_format(request, options)
         if output_format == "JPEG" and result.mode not in ("RGB", "L"):
             result = result.convert("RGB")
         buffer = io.BytesIO()
-        quality = int(request.settings.get("quality", 90))
-        result.save(buffer, output_format, quality=max(1, min(100, quality)))
+        result.save(buffer, output_format, quality=options.quality)
     return ProviderResult(format=output_format, data=buffer.getvalue())
 
 
-def _output_format(request: ProviderRequest) -> str:
-    wanted = str(request.settings.get("output_format", "")).lower()
-    if wanted in OUTPUT_FORMATS:
-        return OUTPUT_FORMATS[wanted]
+def _output_format(request: ProviderRequest, options: LocalSettings) -> str:
+    if options.output_format:
+        return OUTPUT_FORMATS[options.output_format]
     # passthrough keeps the photo's own format; the effects default to JPEG.
     return request.photo_format if request.operation == "passthrough" else "JPEG"

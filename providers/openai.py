@@ -16,11 +16,12 @@ import binascii
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
 
 import httpx
 from django.utils.translation import gettext
+from pydantic import Field
 
 from media.images import CONTENT_TYPES, EXTENSIONS, image_format
 from photochanger.executors import run_image_work
@@ -33,38 +34,113 @@ from providers.base import (
 from providers.http import error_description, json_error_object, provider_client, text_excerpt
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
-from providers.settings import attempts_setting, is_http_url, options_or_error, text_setting
+from providers.settings import (
+    DEFAULT_MAX_ATTEMPTS,
+    Attempts,
+    ProviderSettings,
+    http_base_url,
+    text,
+    text_or_default,
+    worded,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-image-1"
 DEFAULT_BASE_URL = "https://api.openai.com"
-DEFAULT_SIZE = "auto"
-DEFAULT_OUTPUT_FORMAT = "png"
-SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
-QUALITIES = ("auto", "low", "medium", "high")
+# What the edits endpoint accepts; OpenAI wants them lowercase.
+Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+Quality = Literal["auto", "low", "medium", "high"]
+SIZES = get_args(Size)
+OUTPUT_FORMATS = get_args(OutputFormat)
+QUALITIES = get_args(Quality)
 MODERATION_MESSAGE = "OpenAI refused the photo or prompt (moderation)"
-# Settings without which there is no call; any other wrong setting falls back to its default.
-_REQUIRED = ("prompt", "model", "base_url")
 
-# The model is a form field, not part of the URL, but a name outside this pattern is a typo.
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
 # the deadline (a 504) always comes first; the timeout matters only when nobody cancels.
 _TIMEOUT_GRACE_SECONDS = 0.5
 _EXTENSIONS_BY_TYPE = {CONTENT_TYPES[name]: extension for name, extension in EXTENSIONS.items()}
 
 
-@dataclass(frozen=True)
-class _Options:
-    prompt: str
-    model: str
-    base_url: str
-    size: str
-    output_format: str
-    quality: str
-    max_attempts: int
+def _prompt_problem(prompt: str) -> str:
+    return gettext("The prompt is required for OpenAI.")
+
+
+def _model_problem(model: str) -> str:
+    return gettext(
+        "“%(model)s” is not an OpenAI model name: use letters, digits, dots, dashes "
+        "and underscores only, such as %(example)s."
+    ) % {"model": model, "example": DEFAULT_MODEL}
+
+
+def _base_url_problem(url: str) -> str:
+    return gettext("The base URL must be an http:// or https:// address, such as %(example)s.") % {
+        "example": DEFAULT_BASE_URL
+    }
+
+
+def _size_problem(size: str) -> str:
+    return gettext("The size must be one of %(choices)s; leave it empty for auto.") % {
+        "choices": ", ".join(SIZES)
+    }
+
+
+def _output_format_problem(output_format: str) -> str:
+    return gettext("The output format must be one of %(choices)s; leave it empty for png.") % {
+        "choices": ", ".join(OUTPUT_FORMATS)
+    }
+
+
+def _quality_problem(quality: str) -> str:
+    return gettext(
+        "The quality must be one of %(choices)s; leave it empty to let OpenAI choose."
+    ) % {"choices": ", ".join(QUALITIES)}
+
+
+def _lowercase(value: object) -> str:
+    # OpenAI wants lowercase values; staff need not know that.
+    return text_or_default(value).lower()
+
+
+def _output_format_name(value: object) -> str:
+    name = _lowercase(value)
+    return "jpeg" if name == "jpg" else name
+
+
+_BaseUrl = http_base_url(_base_url_problem)
+
+
+class OpenAISettings(ProviderSettings):
+    provider = "openai"
+    # A wrong prompt, model or address leaves nothing to call.
+    lenient = frozenset({"size", "output_format", "quality", "max_attempts"})
+
+    prompt: Annotated[str, Field(min_length=1), worded(_prompt_problem, normalised=text)] = Field(
+        description="How OpenAI should edit the photo, with the template images as references"
+    )
+    model: Annotated[
+        str,
+        # A form field, not part of the URL, but a name outside this pattern is a typo.
+        Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+        worded(_model_problem, normalised=text_or_default),
+    ] = Field(DEFAULT_MODEL, description="The OpenAI image model")
+    base_url: _BaseUrl = Field(
+        DEFAULT_BASE_URL, description="The address of OpenAI's API, or of a proxy in front of it"
+    )
+    size: Annotated[Size, worded(_size_problem, normalised=_lowercase)] = Field(
+        "auto", description="The image's size in pixels, auto to let OpenAI choose"
+    )
+    output_format: Annotated[
+        OutputFormat, worded(_output_format_problem, normalised=_output_format_name)
+    ] = Field("png", description="The image's file format, jpg read as jpeg")
+    quality: Annotated[Quality | None, worded(_quality_problem, normalised=_lowercase)] = Field(
+        None, description="The image's quality, empty to let OpenAI choose"
+    )
+    max_attempts: Attempts = Field(
+        DEFAULT_MAX_ATTEMPTS,
+        description="How many calls a job may make while OpenAI is rate-limited or failing",
+    )
 
     @property
     def url(self) -> str:
@@ -83,6 +159,7 @@ class OpenAIProvider:
     name = "openai"
     operations = ("edit",)
     needs_public_urls = False
+    settings_model = OpenAISettings
 
     def uses_template_images(self, operation: str) -> bool:
         return True
@@ -93,15 +170,14 @@ class OpenAIProvider:
             problems[""] = gettext("OpenAI has no operation “%(operation)s”; use “edit”.") % {
                 "operation": operation
             }
-        _, setting_problems = _settings_read(settings)
-        return problems | setting_problems
+        return problems | OpenAISettings.problems(settings, operation=operation)
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
             raise ProviderError(f"the openai provider has no operation {request.operation!r}")
         if not request.api_key:
             raise ProviderError("openai API key is not configured")
-        options = _options(request.settings)
+        options = OpenAISettings.for_call(request.settings, operation=request.operation)
         # Decoding and resizing a 12 MP photo take far too long for the event loop.
         upload = await run_image_work(_upload, request, options)
         return await with_retries(
@@ -116,64 +192,6 @@ class OpenAIProvider:
             max_attempts=options.max_attempts,
             deadline=request.deadline,
         )
-
-
-def _options(settings: dict) -> _Options:
-    return options_or_error(_settings_read, settings, required=_REQUIRED)
-
-
-def _settings_read(settings: dict) -> tuple[_Options | None, dict[str, str]]:
-    """The slot's settings as call options, and what is wrong with them by setting name, worded
-    for event staff (in the active language). The options are None when a setting in
-    ``_REQUIRED`` is wrong; any other wrong setting falls back to its default."""
-    problems: dict[str, str] = {}
-    prompt = text_setting(settings, "prompt")
-    if not prompt:
-        problems["prompt"] = gettext("The prompt is required for OpenAI.")
-    model = text_setting(settings, "model") or DEFAULT_MODEL
-    if not _MODEL_NAME.fullmatch(model):
-        problems["model"] = gettext(
-            "“%(model)s” is not an OpenAI model name: use letters, digits, dots, dashes "
-            "and underscores only, such as %(example)s."
-        ) % {"model": model, "example": DEFAULT_MODEL}
-    base_url = (text_setting(settings, "base_url") or DEFAULT_BASE_URL).rstrip("/")
-    if not is_http_url(base_url):
-        problems["base_url"] = gettext(
-            "The base URL must be an http:// or https:// address, such as %(example)s."
-        ) % {"example": DEFAULT_BASE_URL}
-    # OpenAI wants lowercase values; staff need not know that.
-    size = text_setting(settings, "size").lower()
-    if size and size not in SIZES:
-        problems["size"] = gettext(
-            "The size must be one of %(choices)s; leave it empty for auto."
-        ) % {"choices": ", ".join(SIZES)}
-        size = ""
-    output_format = text_setting(settings, "output_format").lower()
-    output_format = "jpeg" if output_format == "jpg" else output_format
-    if output_format and output_format not in OUTPUT_FORMATS:
-        problems["output_format"] = gettext(
-            "The output format must be one of %(choices)s; leave it empty for png."
-        ) % {"choices": ", ".join(OUTPUT_FORMATS)}
-        output_format = ""
-    quality = text_setting(settings, "quality").lower()
-    if quality and quality not in QUALITIES:
-        problems["quality"] = gettext(
-            "The quality must be one of %(choices)s; leave it empty to let OpenAI choose."
-        ) % {"choices": ", ".join(QUALITIES)}
-        quality = ""
-    max_attempts = attempts_setting(settings, problems)
-    if problems.keys() & set(_REQUIRED):
-        return None, problems
-    options = _Options(
-        prompt=prompt,
-        model=model,
-        base_url=base_url,
-        size=size or DEFAULT_SIZE,
-        output_format=output_format or DEFAULT_OUTPUT_FORMAT,
-        quality=quality,
-        max_attempts=max_attempts,
-    )
-    return options, problems
 
 
 async def _attempt(
@@ -203,7 +221,7 @@ async def _attempt(
     return await run_image_work(_image_from_answer, response.content)
 
 
-def _upload(request: ProviderRequest, options: _Options) -> _Upload:
+def _upload(request: ProviderRequest, options: OpenAISettings) -> _Upload:
     photo, photo_type = photo_for_provider(request.photo_path, request.photo_orientation)
     # The photo goes first: the edit is of the first image; templates are references.
     files = [("image[]", (_filename("photo", photo_type), photo, photo_type))]

@@ -18,3 +18,7 @@ _DRIVERS: dict[str, Provider] = {
 
 def provider_for(name: str) -> Provider | None:
     return _DRIVERS.get(name)
+
+
+def providers_by_name() -> dict[str, Provider]:
+    return dict(_DRIVERS)

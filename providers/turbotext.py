@@ -15,30 +15,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from django.utils import translation
 from django.utils.translation import gettext
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from media.images import image_format
 from providers.base import Deadline, ProviderError, ProviderRequest, ProviderResult
 from providers.http import error_description, provider_client, text_excerpt
+from providers.retry import RetryLater, with_retries
+from providers.settings import (
+    DEFAULT_MAX_ATTEMPTS,
+    MAX_ATTEMPTS_LIMIT,
+    ProviderSettings,
+    Text,
+    http_base_url,
+    number_or_default,
+    problem,
+    text,
+    worded,
+)
 
 logger = logging.getLogger(__name__)
 
 OPERATIONS = ("generate_image2image", "mix_images", "deepfake_photo")
 DEFAULT_BASE_URL = "https://www.turbotext.ru"
-DEFAULT_POLL_SECONDS = 2.0
 MIN_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 10.0
-DEFAULT_MIN_QUEUE_SECONDS = 10.0
-DEFAULT_STRENGTH = 40
+MAX_MIN_QUEUE_SECONDS = 120.0
 MAX_STRENGTH = 80
-DEFAULT_MAX_ATTEMPTS = 3
-MAX_ATTEMPTS_LIMIT = 10
 
 # Which operations read which template image, by role.
 _TEMPLATE_ROLES = {"mix_images": "style", "deepfake_photo": "background"}
@@ -46,7 +55,6 @@ _RETRY_STATUSES = frozenset({408, 425, 429})
 # A result URL can answer 404 for a moment after get_result names it (the file is still being
 # copied to Turbotext's storage), so a few failed downloads are tried again.
 _MAX_DOWNLOAD_ATTEMPTS = 5
-_MAX_BACKOFF_SECONDS = 8.0
 # The client's timeout ends a little after the deadline, so that under the pipeline its
 # cancellation at the deadline (a 504) always comes first.
 _TIMEOUT_GRACE_SECONDS = 0.5
@@ -64,19 +72,120 @@ _KNOWN_ERRORS: dict[str, tuple[str, bool]] = {
 }
 
 
-class _RetryLater(ProviderError):
-    """A failure before any job ran at Turbotext: a new queue may succeed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=True)
+def _strength_problem(strength: object) -> str:
+    return gettext("strength must be a whole number from 0 to %(high)s") % {"high": MAX_STRENGTH}
 
 
-@dataclass(frozen=True)
-class _Options:
-    base_url: str
-    poll_seconds: float
-    min_queue_seconds: float
-    max_attempts: int
+def _number_problem(name: str) -> Callable[[object], str]:
+    def message(value: object) -> str:
+        return gettext("%(name)s must be a number") % {"name": name}
+
+    return message
+
+
+def _face_restore_problem(face_restore: object) -> str:
+    return gettext("face_restore must be true or false")
+
+
+def _base_url_problem(url: object) -> str:
+    return gettext("base_url must be an http:// or https:// URL")
+
+
+def _poll_seconds_problem(seconds: object) -> str:
+    return gettext("poll_seconds must be a number from %(low)s to %(high)s") % {
+        "low": MIN_POLL_SECONDS,
+        "high": f"{MAX_POLL_SECONDS:g}",
+    }
+
+
+def _min_queue_seconds_problem(seconds: object) -> str:
+    return gettext("min_queue_seconds must be a number from 0 to 120")
+
+
+def _max_attempts_problem(attempts: object) -> str:
+    return gettext("max_attempts must be a whole number from 1 to %(high)s") % {
+        "high": MAX_ATTEMPTS_LIMIT
+    }
+
+
+# Turbotext's numbers may be written as text ("40", "0.5"): slots have been saved that way.
+_Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+_Whole = Annotated[int, Field(strict=True)]
+_BaseUrl = http_base_url(_base_url_problem)
+
+
+class TurbotextSettings(ProviderSettings):
+    provider = "turbotext"
+    # Any wrong setting refuses the call: a queue is billed, and a wrong one is money lost.
+
+    content: Text = Field(
+        "",
+        validate_default=True,
+        description="The prompt, required for generate_image2image (a prompt setting is read "
+        "when content is empty)",
+    )
+    strength: Annotated[
+        _Whole,
+        Field(ge=0, le=MAX_STRENGTH),
+        worded(_strength_problem, normalised=number_or_default),
+    ] = Field(40, description="How far generate_image2image may stray from the photo")
+    seed: Annotated[
+        _Number | None, worded(_number_problem("seed"), normalised=number_or_default)
+    ] = Field(None, description="The random seed of generate_image2image, empty for a random one")
+    scale: Annotated[
+        _Number | None, worded(_number_problem("scale"), normalised=number_or_default)
+    ] = Field(None, description="How closely generate_image2image follows the prompt")
+    negative_prompt: Text = Field("", description="What generate_image2image should avoid")
+    original_language: Text = Field(
+        "", description="The prompt's language, for generate_image2image"
+    )
+    face_restore: Annotated[bool, Field(strict=True), worded(_face_restore_problem)] = Field(
+        True, description="Whether deepfake_photo restores the face's detail"
+    )
+    base_url: _BaseUrl = Field(DEFAULT_BASE_URL, description="The address of Turbotext's API")
+    poll_seconds: Annotated[
+        _Number,
+        Field(ge=MIN_POLL_SECONDS, le=MAX_POLL_SECONDS),
+        worded(_poll_seconds_problem, normalised=number_or_default),
+    ] = Field(
+        2.0,
+        description="Seconds between questions about a queued job, and the first wait before "
+        "a new queue",
+    )
+    min_queue_seconds: Annotated[
+        _Number,
+        Field(ge=0, le=MAX_MIN_QUEUE_SECONDS),
+        worded(_min_queue_seconds_problem, normalised=number_or_default),
+    ] = Field(
+        10.0,
+        description="The seconds that must remain before the deadline to create a queue, "
+        "first or retry",
+    )
+    max_attempts: Annotated[
+        _Whole,
+        Field(ge=1, le=MAX_ATTEMPTS_LIMIT),
+        worded(_max_attempts_problem, normalised=number_or_default),
+    ] = Field(
+        DEFAULT_MAX_ATTEMPTS,
+        description="How many queues a job may create while Turbotext is busy",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_as_content(cls, data: Any) -> Any:
+        # ``prompt`` is what the other providers call it; a slot switched to turbotext keeps
+        # working.
+        if isinstance(data, dict) and not text(data.get("content")):
+            return data | {"content": data.get("prompt")}
+        return data
+
+    @field_validator("content")
+    @classmethod
+    def _prompt_for_generate(cls, content: str, info: ValidationInfo) -> str:
+        operation = info.context.get("operation") if info.context else None
+        if operation == "generate_image2image" and not content:
+            raise problem(gettext("generate_image2image needs a prompt (content)"))
+        return content
 
 
 @dataclass(frozen=True)
@@ -84,7 +193,7 @@ class _Call:
     """One ``process`` call's fixed parts: where to send, with which key, until when."""
 
     client: httpx.AsyncClient
-    options: _Options
+    options: TurbotextSettings
     method: str
     api_key: str
     deadline: Deadline
@@ -103,6 +212,7 @@ class TurbotextProvider:
     name = "turbotext"
     operations = OPERATIONS
     needs_public_urls = True
+    settings_model = TurbotextSettings
 
     def uses_template_images(self, operation: str) -> bool:
         return operation in _TEMPLATE_ROLES
@@ -114,52 +224,15 @@ class TurbotextProvider:
             problems[""] = gettext(
                 "turbotext has no operation %(operation)s; use one of %(choices)s"
             ) % {"operation": repr(operation), "choices": ", ".join(OPERATIONS)}
-        if operation == "generate_image2image" and not _prompt(settings):
-            problems["content"] = gettext("generate_image2image needs a prompt (content)")
-        strength = settings.get("strength")
-        if _present(strength) and _whole_number(strength, 0, MAX_STRENGTH) is None:
-            problems["strength"] = gettext("strength must be a whole number from 0 to %(high)s") % {
-                "high": MAX_STRENGTH
-            }
-        for name in ("seed", "scale"):
-            if _present(settings.get(name)) and _number(settings[name]) is None:
-                problems[name] = gettext("%(name)s must be a number") % {"name": name}
-        if "face_restore" in settings and not isinstance(settings["face_restore"], bool):
-            problems["face_restore"] = gettext("face_restore must be true or false")
-        poll = settings.get("poll_seconds")
-        if _present(poll) and not _in_range(poll, MIN_POLL_SECONDS, MAX_POLL_SECONDS):
-            problems["poll_seconds"] = gettext(
-                "poll_seconds must be a number from %(low)s to %(high)s"
-            ) % {"low": MIN_POLL_SECONDS, "high": f"{MAX_POLL_SECONDS:g}"}
-        min_queue = settings.get("min_queue_seconds")
-        if _present(min_queue) and not _in_range(min_queue, 0, 120):
-            problems["min_queue_seconds"] = gettext(
-                "min_queue_seconds must be a number from 0 to 120"
-            )
-        attempts = settings.get("max_attempts")
-        if _present(attempts) and _whole_number(attempts, 1, MAX_ATTEMPTS_LIMIT) is None:
-            problems["max_attempts"] = gettext(
-                "max_attempts must be a whole number from 1 to %(high)s"
-            ) % {"high": MAX_ATTEMPTS_LIMIT}
-        base_url = settings.get("base_url")
-        if _present(base_url) and not _is_web_url(base_url):
-            problems["base_url"] = gettext("base_url must be an http:// or https:// URL")
-        return problems
+        return problems | TurbotextSettings.problems(settings, operation=operation)
 
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in OPERATIONS:
             raise ProviderError(f"the turbotext provider has no operation {request.operation!r}")
         if not request.api_key:
             raise ProviderError("turbotext API key is not configured")
-        # The job's failure details stay English (the booth's operators read them in logs),
-        # even when a staff member's test run is served in another language.
-        with translation.override(None):
-            problems = self.settings_problems(request.operation, request.settings)
-        if problems:
-            listed = "; ".join(problems.values())
-            raise ProviderError(f"the slot's turbotext settings are not valid: {listed}")
-        fields = _queue_fields(request)
-        options = _options(request.settings)
+        options = TurbotextSettings.for_call(request.settings, operation=request.operation)
+        fields = _queue_fields(request, options)
         timeout = request.deadline.remaining() + _TIMEOUT_GRACE_SECONDS
         # Leaving the block closes any open connection, also on cancellation: a poll held open
         # by Turbotext ends when nobody waits for the answer anymore.
@@ -172,45 +245,54 @@ class TurbotextProvider:
                 deadline=request.deadline,
                 job_id=request.job_id,
             )
-            return await _run_with_retries(call, fields)
+            # A queue takes tens of seconds: none is created (the first one included) unless
+            # min_queue_seconds remain, and a new one waits from poll_seconds up.
+            return await with_retries(
+                lambda: _queue_run(call, fields),
+                provider="turbotext",
+                job_id=request.job_id,
+                max_attempts=options.max_attempts,
+                deadline=request.deadline,
+                first_backoff=options.poll_seconds,
+                attempt_seconds=options.min_queue_seconds,
+                first_attempt_seconds=options.min_queue_seconds,
+            )
 
 
-def _queue_fields(request: ProviderRequest) -> dict[str, str]:
+def _queue_fields(request: ProviderRequest, options: TurbotextSettings) -> dict[str, str]:
     """The ``create_queue`` form for the slot's operation, from its settings and image URLs."""
     if not request.photo_url:
         raise ProviderError(
             "turbotext downloads the photo from this server, but the public base URL setting "
             "is not configured"
         )
-    settings = request.settings
     fields = {"do": "create_queue"}
     if request.operation == "generate_image2image":
         fields["url"] = request.photo_url
-        fields["content"] = _prompt(settings)
-        strength = settings.get("strength")
-        fields["strength"] = str(
-            _whole_number(strength, 0, MAX_STRENGTH) if _present(strength) else DEFAULT_STRENGTH
-        )
-        for name in ("seed", "scale"):
-            if _present(settings.get(name)):
-                fields[name] = _form_number(settings[name])
-        for name in ("negative_prompt", "original_language"):
-            text = str(settings.get(name) or "").strip()
-            if text:
-                fields[name] = text
+        fields["content"] = options.content
+        fields["strength"] = str(options.strength)
+        for name, number in (("seed", options.seed), ("scale", options.scale)):
+            if number is not None:
+                fields[name] = _form_number(number)
+        for name, text_value in (
+            ("negative_prompt", options.negative_prompt),
+            ("original_language", options.original_language),
+        ):
+            if text_value:
+                fields[name] = text_value
     elif request.operation == "mix_images":
         # The guest's photo is what gets restyled; the style template is the look to take.
         fields["url_image_target"] = request.photo_url
         fields["url"] = _template_url(request, "style")
-        if prompt := _prompt(settings):
-            fields["content"] = prompt
+        if options.content:
+            fields["content"] = options.content
     else:
         # deepfake_photo puts the face from ``url_image_target`` into the picture at ``url``.
         # The guest is the face donor and the slot's background template is the scene, so the
         # guest photo goes into url_image_target (as in mix_images) and the template into url.
         fields["url"] = _template_url(request, "background")
         fields["url_image_target"] = request.photo_url
-        fields["face_restore"] = "1" if settings.get("face_restore", True) else "0"
+        fields["face_restore"] = "1" if options.face_restore else "0"
     return fields
 
 
@@ -230,56 +312,11 @@ def _template_url(request: ProviderRequest, role: str) -> str:
     return url
 
 
-def _options(settings: dict) -> _Options:
-    poll = settings.get("poll_seconds")
-    min_queue = settings.get("min_queue_seconds")
-    attempts = settings.get("max_attempts")
-    return _Options(
-        base_url=str(settings.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/"),
-        poll_seconds=_number(poll) if _present(poll) else DEFAULT_POLL_SECONDS,
-        min_queue_seconds=_number(min_queue) if _present(min_queue) else DEFAULT_MIN_QUEUE_SECONDS,
-        max_attempts=(
-            _whole_number(attempts, 1, MAX_ATTEMPTS_LIMIT)
-            if _present(attempts)
-            else DEFAULT_MAX_ATTEMPTS
-        ),
-    )
-
-
-async def _run_with_retries(call: _Call, fields: dict[str, str]) -> ProviderResult:
-    options = call.options
-    left = call.deadline.remaining()
-    if left < options.min_queue_seconds:
-        raise ProviderError(
-            f"not enough time left for a turbotext job ({left:.1f} s left, "
-            f"min_queue_seconds is {options.min_queue_seconds:g})",
-            retryable=True,
-        )
-    attempt = 1
-    while True:
-        try:
-            queue_id = await _create_queue(call, fields)
-            image_url = await _wait_for_result(call, queue_id)
-            return await _download(call, image_url)
-        except _RetryLater as failure:
-            wait = min(_MAX_BACKOFF_SECONDS, options.poll_seconds * 2 ** (attempt - 1))
-            if attempt >= options.max_attempts:
-                after = f" (after {attempt} attempts)" if attempt > 1 else ""
-                raise ProviderError(f"{failure}{after}", retryable=True) from None
-            if call.deadline.remaining() - wait < options.min_queue_seconds:
-                raise ProviderError(
-                    f"{failure}; not enough time left for another turbotext job", retryable=True
-                ) from None
-            logger.warning(
-                "turbotext attempt %d of %d for job %s failed (%s); new queue in %.1f s",
-                attempt,
-                options.max_attempts,
-                call.job_id,
-                failure,
-                wait,
-            )
-        await asyncio.sleep(wait)
-        attempt += 1
+async def _queue_run(call: _Call, fields: dict[str, str]) -> ProviderResult:
+    """One attempt: a new queue, waited for, and its result downloaded."""
+    queue_id = await _create_queue(call, fields)
+    image_url = await _wait_for_result(call, queue_id)
+    return await _download(call, image_url)
 
 
 async def _create_queue(call: _Call, fields: dict[str, str]) -> str:
@@ -288,7 +325,7 @@ async def _create_queue(call: _Call, fields: dict[str, str]) -> str:
         response = await call.post(fields)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         # Nothing reached Turbotext, so no job was started or billed: safe to try again.
-        raise _RetryLater(f"cannot connect to turbotext ({error_description(error)})") from None
+        raise RetryLater(f"cannot connect to turbotext ({error_description(error)})") from None
     except httpx.TimeoutException:
         raise ProviderError("turbotext did not answer in time", retryable=True) from None
     except httpx.TransportError as error:
@@ -421,7 +458,7 @@ async def _download(call: _Call, url: str) -> ProviderResult:
 def _check_status(response: httpx.Response, api_key: str) -> None:
     status = response.status_code
     if status in _RETRY_STATUSES or status >= 500:
-        raise _RetryLater(f"turbotext answered HTTP {status}")
+        raise RetryLater(f"turbotext answered HTTP {status}")
     if status in (401, 403):
         raise ProviderError(f"turbotext refused the API key (HTTP {status})")
     if not 200 <= status < 300:
@@ -472,7 +509,7 @@ def _refusal(answer: dict, api_key: str) -> ProviderError:
     if known is None:
         return ProviderError(f"turbotext refused the request: {_redacted(code, api_key)}")
     message, retryable = known
-    return _RetryLater(f"{message} ({code})") if retryable else ProviderError(f"{message} ({code})")
+    return RetryLater(f"{message} ({code})") if retryable else ProviderError(f"{message} ({code})")
 
 
 def _redacted(text: str, api_key: str) -> str:
@@ -480,46 +517,9 @@ def _redacted(text: str, api_key: str) -> str:
     return text_excerpt(text.replace(api_key, "[key]") if api_key else text)
 
 
-def _prompt(settings: dict) -> str:
-    # ``prompt`` is what the other providers call it; a slot switched to turbotext keeps working.
-    return str(settings.get("content") or settings.get("prompt") or "").strip()
-
-
-def _present(value: object) -> bool:
-    return value is not None and value != ""
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _whole_number(value: object, low: int, high: int) -> int | None:
-    number = _number(value)
-    if number is None or not number.is_integer() or not low <= number <= high:
-        return None
-    return int(number)
-
-
-def _in_range(value: object, low: float, high: float) -> bool:
-    number = _number(value)
-    return number is not None and low <= number <= high
-
-
-def _form_number(value: object) -> str:
-    number = _number(value)
+def _form_number(number: float) -> str:
     # Whole numbers go as "7", not "7.0": Turbotext's seed is an integer.
-    return str(int(number)) if number is not None and number.is_integer() else str(number)
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def _is_web_url(value: object) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ from PIL import Image
 from ingest.models import Job, JobStatus
 from tests.booth import INGEST_PASSWORD, multipart_body
 from tests.images import jpeg_bytes
+from tests.live import LiveBooth
 from tests.live import LiveBooth as Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,3 +207,84 @@ def test_chunked_upload_under_the_cap_is_processed(booth: Booth, photo: bytes) -
 
     assert status == 200
     assert answer == photo
+
+
+def test_chunked_body_over_the_cap_in_one_write_is_refused_and_never_runs(
+    booth: Booth, photo: bytes, media_root
+) -> None:
+    # The whole 25 MiB body, its last chunk included, reaches the server in as few reads as the
+    # kernel makes: the read that crosses the cap also holds the end of the request.
+    body, content_type = multipart_body(
+        [("password", INGEST_PASSWORD), ("padding", "x" * (25 * 1024 * 1024))],
+        [("fileToUpload", "a.jpg", "image/jpeg", photo)],
+    )
+    framed = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    sock = connect(booth)
+    sock.sendall(
+        request_head(
+            "/api/ingest/slot-001",
+            {"Content-Type": content_type, "Transfer-Encoding": "chunked"},
+        )
+        + framed[: 8 * 1024 * 1024]
+    )
+    push_until_refused_from(sock, framed[8 * 1024 * 1024 :])
+    status, _, answer = read_response(sock)
+    sock.close()
+
+    assert status == 413
+    assert json.loads(answer)["failure_reason"] == "payload_too_large"
+    time.sleep(0.5)  # a request that ran anyway would have made its job by now
+    assert Job.objects.count() == 0
+    assert list((media_root / "tmp").iterdir()) == []
+
+
+def push_until_refused_from(sock: socket.socket, data: bytes) -> None:
+    sock.settimeout(3)
+    # The server stops reading (a timeout here) or gives up on us (a reset).
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+
+
+def test_hostile_bodies_do_not_stall_health_or_a_booth(booth: Booth, photo: bytes) -> None:
+    # Four 20 MB bodies of ~20,000 parts without a name, with a wrong password in the form:
+    # Django's parser counts every part against DATA_UPLOAD_MAX_NUMBER_FIELDS and stops early.
+    part = b"--x\r\nContent-Disposition: form-data\r\n\r\n" + b"v" * 960 + b"\r\n"
+    body = b'--x\r\nContent-Disposition: form-data; name="password"\r\n\r\nwrong\r\n'
+    body += part * (20 * 1024 * 1024 // len(part)) + b"--x--\r\n"
+    head = request_head(
+        "/api/ingest/slot-001",
+        {"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(len(body))},
+    )
+    answers: list[tuple[int, bytes]] = []
+
+    def hostile() -> None:
+        sock = connect(booth)
+        sock.settimeout(60)
+        sock.sendall(head + body)
+        status, _, answer = read_response(sock)
+        sock.close()
+        answers.append((status, answer))
+
+    threads = [threading.Thread(target=hostile) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # the bodies are arriving
+    other = LiveBooth(booth.base_url)
+    started = time.monotonic()
+    health = other.http.get("/healthz")
+    health_seconds = time.monotonic() - started
+    started = time.monotonic()
+    upload = other.post_photo("slot-002", photo)
+    upload_seconds = time.monotonic() - started
+    other.close()
+    for thread in threads:
+        thread.join()
+
+    assert health.status_code == 200
+    assert upload.status_code == 200
+    assert health_seconds < 1.0, health_seconds
+    assert upload_seconds < 1.0, upload_seconds
+    assert len(answers) == 4
+    for status, answer in answers:
+        assert status in (400, 413)
+        assert json.loads(answer)["status"] == "error"

@@ -195,6 +195,17 @@ async def test_attempts_stop_at_max_attempts(fake_gemini: FakeGemini, photo: Pat
     assert len(fake_gemini.requests) == 2
 
 
+async def test_max_attempts_written_as_text_is_read_as_a_number(
+    fake_gemini: FakeGemini, photo: Path
+) -> None:
+    # A slot saved before its settings were checked: "2" is what staff meant.
+    overloaded = error(503, "UNAVAILABLE", "The model is overloaded.", retry_delay="0s")
+    fake_gemini.script(overloaded, overloaded, overloaded)
+    with pytest.raises(ProviderError, match="after 2 attempts"):
+        await generate(fake_gemini, photo, max_attempts="2")
+    assert len(fake_gemini.requests) == 2
+
+
 async def test_retries_stop_when_the_deadline_leaves_no_room(
     fake_gemini: FakeGemini, photo: Path
 ) -> None:
@@ -290,6 +301,7 @@ async def test_unreachable_server_is_a_retryable_error(photo: Path) -> None:
         operation="generate",
         settings={"prompt": PROMPT, "base_url": f"http://127.0.0.1:{port}", "max_attempts": 1},
         api_key=KEY,
+        deadline=Deadline.in_seconds(30),
     )
     with pytest.raises(ProviderError, match="cannot connect") as raised:
         await GeminiProvider().process(request)

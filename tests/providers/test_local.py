@@ -11,6 +11,7 @@ from PIL import Image
 
 from media.images import photo_inspect
 from providers.base import (
+    Deadline,
     ProviderError,
     ProviderInputError,
     ProviderRequest,
@@ -39,6 +40,7 @@ def run(
         photo_orientation=info.orientation,
         operation=operation,
         settings=settings or {},
+        deadline=Deadline.in_seconds(30),
         template_images=templates or [],
     )
     return asyncio.run(LocalProvider().process(request))
@@ -126,3 +128,16 @@ def test_photo_that_does_not_decode_is_an_input_error(tmp_path: Path) -> None:
     data[table + 5 : table + 21] = b"\xff" * 16
     with pytest.raises(ProviderInputError):
         run(tmp_path, "grayscale", bytes(data))
+
+
+def test_wrong_settings_are_read_leniently(tmp_path: Path) -> None:
+    # A slot saved before its settings were checked still gives guests an image.
+    settings = {"bits": "2", "quality": 500, "output_format": "PNG"}
+    result = run(tmp_path, "posterize", jpeg_bytes(), settings=settings)
+    assert result.format == "PNG"
+    assert sum(1 for count in decoded(result).getchannel(0).histogram() if count) <= 4
+
+
+def test_unknown_output_format_falls_back_to_jpeg(tmp_path: Path) -> None:
+    result = run(tmp_path, "sepia", jpeg_bytes(), settings={"output_format": "gif"})
+    assert result.format == "JPEG"

@@ -382,6 +382,7 @@ async def test_unreachable_server_is_a_retryable_error(photo: Path) -> None:
         operation="edit",
         settings={"prompt": PROMPT, "base_url": f"http://127.0.0.1:{port}", "max_attempts": 1},
         api_key=KEY,
+        deadline=Deadline.in_seconds(30),
     )
     with pytest.raises(ProviderError, match="cannot connect") as raised:
         await OpenAIProvider().process(request)

@@ -268,6 +268,38 @@ async def test_no_retry_queue_when_too_little_time_is_left(
     assert len(fake_turbotext.requests_with("create_queue")) == 1
 
 
+async def test_new_queues_back_off_from_poll_seconds(fake_turbotext: FakeTurbotext) -> None:
+    fake_turbotext.script(fail("provider_busy"), fail("provider_busy"), done())
+    await run(fake_turbotext, poll_seconds=0.3)
+    first, second, third = (
+        request.received_at for request in fake_turbotext.requests_with("create_queue")
+    )
+    # poll_seconds, then twice that: not the 1 s and 2 s that Gemini and OpenAI wait.
+    assert 0.28 <= second - first < 0.9
+    assert 0.58 <= third - second < 1.5
+
+
+async def test_retry_queue_is_created_while_min_queue_seconds_remain(
+    fake_turbotext: FakeTurbotext,
+) -> None:
+    fake_turbotext.script(fail("provider_busy"), done())
+    await run(
+        fake_turbotext, min_queue_seconds=2, poll_seconds=0.1, deadline=Deadline.in_seconds(5)
+    )
+    assert len(fake_turbotext.requests_with("create_queue")) == 2
+
+
+async def test_retry_is_logged_without_the_key(
+    fake_turbotext: FakeTurbotext, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_turbotext.script(fail("provider_busy"), done())
+    with caplog.at_level(logging.WARNING):
+        await run(fake_turbotext)
+    assert "turbotext attempt 1 of 3 for job job-1 failed (turbotext is busy" in caplog.text
+    assert "retrying in 0.1 s" in caplog.text
+    assert KEY not in caplog.text
+
+
 async def test_no_queue_is_created_when_too_little_time_is_left(
     fake_turbotext: FakeTurbotext,
 ) -> None:
@@ -291,6 +323,7 @@ async def test_unreachable_server_is_a_retryable_error() -> None:
         operation="generate_image2image",
         settings={"content": PROMPT, "base_url": f"http://127.0.0.1:{port}", "max_attempts": 1},
         api_key=KEY,
+        deadline=Deadline.in_seconds(30),
         photo_url=PHOTO_URL,
     )
     with pytest.raises(ProviderError, match="cannot connect") as raised:
@@ -369,6 +402,14 @@ async def test_generate_image2image_sends_its_optional_settings(
         "negative_prompt": "blurry",
         "original_language": "ru",
     }
+
+
+async def test_numbers_written_as_text_are_sent_as_numbers(
+    fake_turbotext: FakeTurbotext,
+) -> None:
+    await run(fake_turbotext, strength="65", seed="1234", scale=" 7.5 ")
+    form = fake_turbotext.requests_with("create_queue")[0].form
+    assert (form["strength"], form["seed"], form["scale"]) == ("65", "1234", "7.5")
 
 
 async def test_prompt_setting_is_accepted_as_content(fake_turbotext: FakeTurbotext) -> None:

@@ -1,6 +1,6 @@
 """The live feed: ws/stats/ through the real ASGI application.
 
-The announcement is made the way the ingest pipeline makes it (ingest.background.job_finished,
+The announcement is made the way the ingest pipeline makes it (ingest.events.job_report,
 from the event loop, for a finished job row) in this test's process,
 so the socket and the announcement share the channel layer. That the live server announces
 its own jobs to a page is shown end to end by the browser test (test_stats_browser.py).
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from ingest.background import job_finished
+from ingest.events import job_report
 from ingest.models import Job, JobStatus
 from photochanger.asgi import application
 from tests.stats.conftest import make_job
@@ -61,7 +61,7 @@ async def test_staff_socket_receives_the_finished_job(staff_cookie: str, finishe
     connected, _ = await communicator.connect()
     assert connected
 
-    job_finished(finished_job.pk)
+    await job_report(finished_job.pk)
     message = await communicator.receive_json_from(timeout=5)
 
     assert message["type"] == "job.finished"
@@ -84,7 +84,7 @@ async def test_failed_jobs_are_announced_without_a_thumbnail(staff_cookie: str) 
     communicator = socket(cookie=staff_cookie)
     assert (await communicator.connect())[0]
 
-    job_finished(failed.pk)
+    await job_report(failed.pk)
     job = (await communicator.receive_json_from(timeout=5))["job"]
 
     assert (job["failure_reason"], job["http_status"], job["thumbnail_url"]) == (

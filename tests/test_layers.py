@@ -1,0 +1,75 @@
+"""The house has no circles: apps import downward only.
+
+Bottom to top: the project's base (``photochanger`` minus its wiring), ``media``, ``providers``,
+``slots``, ``ingest``, ``stats``. The project's wiring (settings, URLs, the ASGI app, the one
+NinjaAPI, its commands) sits on top and may import any app.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LAYERS = ["photochanger", "media", "providers", "slots", "ingest", "stats"]
+WIRING = {
+    "photochanger.settings",
+    "photochanger.urls",
+    "photochanger.asgi",
+    "photochanger.api",
+    "photochanger.health",  # an endpoint over the database and the storage
+    "photochanger.management.commands.serve",
+    "photochanger.management.commands.cleanup_media",
+}
+# Known, and to go: the slot list's job columns (today's counts, latest results) read jobs;
+# staff auth reads API tokens, whose model lives in slots.
+KNOWN_UPWARD = {
+    ("photochanger.auth", "slots.services"),
+    ("slots.admin", "ingest.selectors"),
+    ("slots.selectors", "ingest.selectors"),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _layer(module: str) -> int | None:
+    top = module.split(".")[0]
+    return LAYERS.index(top) if top in LAYERS else None
+
+
+def upward_imports() -> set[tuple[str, str]]:
+    upward = set()
+    for app in LAYERS:
+        for path in (REPO / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            module = _module_name(path)
+            if module in WIRING:
+                continue
+            for imported in _imports(path):
+                low, high = _layer(module), _layer(imported)
+                if high is not None and imported not in WIRING and high > low:
+                    upward.add((module, imported))
+    return upward
+
+
+def test_apps_import_only_downward() -> None:
+    assert upward_imports() - KNOWN_UPWARD == set()
+
+
+def test_the_known_upward_imports_are_still_there_to_remove() -> None:
+    # When one goes, take it off KNOWN_UPWARD, so it cannot come back unnoticed.
+    assert upward_imports() >= KNOWN_UPWARD
