@@ -18,10 +18,10 @@ class StaffSession(SessionAuthIsStaff):
     """A staff session, CSRF-checked. Without a session cookie this method simply does not
     apply (401 unless a token is given), rather than failing the CSRF check (403)."""
 
-    def _get_key(self, request: HttpRequest) -> str | None:
+    def __call__(self, request: HttpRequest) -> object | None:
         if settings.SESSION_COOKIE_NAME not in request.COOKIES:
             return None
-        return super()._get_key(request)
+        return super().__call__(request)
 
 
 staff_auth = [StaffToken(), StaffSession()]
