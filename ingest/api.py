@@ -23,7 +23,8 @@ from ingest.models import Job, JobSource
 from ingest.selectors import job_detail, job_get
 from ingest.services import PhotoAnswer, booth_gate, ingest_photo
 from ingest.uploads import booth_form_read
-from media.selectors import media_chunks, media_file_bytes, public_result
+from media.responses import stored_media_response
+from media.selectors import media_file_bytes, public_result
 from media.services import thumbnail_for_job
 from photochanger.auth import staff_auth
 from photochanger.errors import InvalidRequest, ResultNotFound
@@ -175,11 +176,8 @@ async def result_download(request: HttpRequest, job_id: str) -> StreamingHttpRes
     media = await run_database_work(
         guarded_lookup, public_result, client=client_address(request), job_id=job_id
     )
-    response = StreamingHttpResponse(media_chunks(media), content_type=media.content_type)
-    response["Content-Length"] = str(media.size_bytes)
+    response = stored_media_response(media, cache_control="private, no-cache")
     response["Content-Disposition"] = f'attachment; filename="photo-{job_id}.{media.extension}"'
-    response["Cache-Control"] = "private, no-cache"
-    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

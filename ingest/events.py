@@ -7,12 +7,10 @@ stats page connected to another.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from channels.layers import get_channel_layer
 
 from ingest.models import Job
-from photochanger.executors import run_database_work
 
 logger = logging.getLogger(__name__)
 jobs_log = logging.getLogger("photochanger.jobs")
@@ -20,14 +18,13 @@ jobs_log = logging.getLogger("photochanger.jobs")
 JOBS_GROUP = "jobs"
 
 
-async def job_report(job_id: uuid.UUID) -> None:
+async def job_report(job: Job) -> None:
     """Log the ended job's line and announce it; a failure here never costs the booth its answer."""
+    jobs_log.info(job_log_line(job))
     try:
-        job = await run_database_work(Job.objects.get, pk=job_id)
-        jobs_log.info(job_log_line(job))
         await announce(job)
     except Exception:
-        logger.exception("could not report the end of job %s", job_id)
+        logger.exception("could not announce the end of job %s", job.id)
 
 
 async def announce(job: Job) -> None:

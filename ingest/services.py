@@ -19,12 +19,12 @@ from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.events import job_report
 from ingest.jobs import job_fail, job_start, job_succeed
-from ingest.models import JobSource
+from ingest.models import Job, JobSource
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from media.images import PhotoInfo, photo_inspect
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
@@ -94,6 +94,8 @@ class Admission:
     started: float  # time.monotonic() when the request arrived
     deadline: Deadline
     deadline_at: datetime  # the same deadline on the wall clock, as the job row and media keep it
+    admitted: bool  # whether it holds a place under the capacity limits
+    capacity_error: Exception | None = None  # why the limits could not be asked
 
 
 async def booth_gate(*, client: str, url_password: str | None) -> None:
@@ -119,56 +121,91 @@ async def ingest_photo(
 ) -> PhotoAnswer:
     """Answer a photo: the processed image, or a PhotoChangerError carrying the job id.
 
-    A booth's photo (source ``ingest``) needs the ingest password (``password``, the URL's, else
-    the form's)
-    and an active slot. A staff test run (source ``test_run``) needs neither, and may try unsaved
-    ``overrides`` of the slot for this photo only.
+    A booth's photo (source ``ingest``) needs an active slot and the ingest password:
+    ``password`` (the URL's) when given, else the form's. A staff test run (source
+    ``test_run``) needs neither, and may try unsaved ``overrides`` of the slot for this photo.
     """
-    started = time.monotonic()
-    started_at = timezone.now()
-    if source == JobSource.TEST_RUN:
-        slot, settings = await run_database_work(_slot_and_settings, slot_id=slot_id)
-        # On the event loop: the problems are worded in the staff member's active language.
-        slot = slot_with_overrides(slot=slot, overrides=overrides or SlotOverrides())
-    else:
-        slot, settings = await run_database_work(
-            _booth_admit,
-            slot_id=slot_id,
-            password=form.password if password is None else password,
-            client=client,
-        )
-    seconds = settings.sync_response_seconds
     admission = await run_database_work(
-        _job_open,
-        slot=slot,
+        _admit,
+        slot_id=slot_id,
         form=form,
         source=source,
-        started=started,
-        started_at=started_at,
-        settings=settings,
-        deadline=Deadline(started + seconds),
-        deadline_at=started_at + timedelta(seconds=seconds),
+        password=form.password if password is None else password,
+        client=client,
+        overrides=overrides or SlotOverrides(),
+        # The staff member's language (LocaleMiddleware's), for what is wrong with overrides:
+        # an activation does not follow the work onto the database thread.
+        language=translation.get_language(),
+        started=time.monotonic(),
+        started_at=timezone.now(),
     )
     try:
         return await _answer(admission, form)
     finally:
-        capacity.release(job_id=admission.job_id)
-        await job_report(admission.job_id)
+        await job_report(await run_database_work(_job_end, admission.job_id))
 
 
-def _booth_admit(*, slot_id: str, password: str | None, client: str) -> tuple[Slot, GlobalSettings]:
-    if not password:
-        raise InvalidRequest("the password is missing")
+def _admit(
+    *,
+    slot_id: str,
+    form: BoothForm,
+    source: str,
+    password: str | None,
+    client: str,
+    overrides: SlotOverrides,
+    language: str | None,
+    started: float,
+    started_at: datetime,
+) -> Admission:
+    """The checks before the job (password, slot), then the job, then a place under the
+    capacity limits, in one trip to the database."""
     settings = settings_get()
-    _password_check(password, settings=settings, client=client)
-    slot = _slot_require(slot_id)
-    if not slot.is_active:
-        raise SlotDisabled(f"{slot.id} is switched off")
-    return slot, settings
-
-
-def _slot_and_settings(*, slot_id: str) -> tuple[Slot, GlobalSettings]:
-    return _slot_require(slot_id), settings_get()
+    if source == JobSource.TEST_RUN:
+        with translation.override(language):
+            slot = slot_with_overrides(slot=_slot_require(slot_id), overrides=overrides)
+    else:
+        if not password:
+            raise InvalidRequest("the password is missing")
+        _password_check(password, settings=settings, client=client)
+        slot = _slot_require(slot_id)
+        if not slot.is_active:
+            raise SlotDisabled(f"{slot.id} is switched off")
+    seconds = settings.sync_response_seconds
+    photo = form.photos[0] if form.photos else None
+    job = job_start(
+        slot=slot,
+        source=source,
+        started_at=started_at,
+        deadline_at=started_at + timedelta(seconds=seconds),
+        upload_filename=(photo.name or "") if photo else "",
+        upload_size=photo.size if photo else None,
+        upload_hash=form.hash,
+        metadata=form.metadata,
+    )
+    # Over capacity the request is refused at once, never queued: a guest kept waiting would
+    # see the booth's own timeout instead of a clear answer.
+    try:
+        admitted, capacity_error = (
+            capacity.acquire(
+                job_id=job.id,
+                slot_id=slot.id,
+                limit=settings.max_concurrent_jobs,
+                slot_limit=slot.max_concurrent_jobs,
+            ),
+            None,
+        )
+    except Exception as error:  # Redis unreachable: the job exists, so it must end as a 500
+        admitted, capacity_error = False, error
+    return Admission(
+        job_id=job.id,
+        slot=slot,
+        settings=settings,
+        started=started,
+        deadline=Deadline(started + seconds),
+        deadline_at=job.deadline_at,
+        admitted=admitted,
+        capacity_error=capacity_error,
+    )
 
 
 def _slot_require(slot_id: str) -> Slot:
@@ -184,58 +221,22 @@ def _password_check(password: str, *, settings: GlobalSettings, client: str) -> 
         raise InvalidPassword("wrong password")
 
 
-def _job_open(
-    *,
-    slot: Slot,
-    settings: GlobalSettings,
-    form: BoothForm,
-    source: str,
-    started: float,
-    started_at: datetime,
-    deadline: Deadline,
-    deadline_at: datetime,
-) -> Admission:
-    photo = form.photos[0] if form.photos else None
-    job = job_start(
-        slot=slot,
-        source=source,
-        started_at=started_at,
-        deadline_at=deadline_at,
-        upload_filename=(photo.name or "") if photo else "",
-        upload_size=photo.size if photo else None,
-        upload_hash=form.hash,
-        metadata=form.metadata,
-    )
-    return Admission(
-        job_id=job.id,
-        slot=slot,
-        settings=settings,
-        started=started,
-        deadline=deadline,
-        deadline_at=deadline_at,
-    )
-
-
-def _capacity_take(admission: Admission) -> None:
-    """Hold a place under the capacity limits, or refuse at once: a guest kept waiting in a
-    queue would see the booth's own timeout instead of a clear answer."""
-    admitted = capacity.acquire(
-        job_id=admission.job_id,
-        slot_id=admission.slot.id,
-        limit=admission.settings.max_concurrent_jobs,
-        slot_limit=admission.slot.max_concurrent_jobs,
-    )
-    if not admitted:
-        raise RateLimited(
-            "too many photos are being processed; try again shortly",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
+def _job_end(job_id: uuid.UUID) -> Job:
+    """Give back the job's place under the capacity limits; the ended job, for its report."""
+    capacity.release(job_id=job_id)
+    return Job.objects.get(pk=job_id)
 
 
 async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
     recorded: dict[str, object] = {}  # what the job learns on the way: type, digests, timings
     try:
-        await run_database_work(_capacity_take, admission)
+        if admission.capacity_error is not None:
+            raise admission.capacity_error
+        if not admission.admitted:
+            raise RateLimited(
+                "too many photos are being processed; try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
         photo_file = _the_photo(form, admission.slot)
         photo, digests = await run_image_work(_photo_examine, upload_path(photo_file), form.hash)
         recorded |= {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router
 
-from media.selectors import media_chunks, provider_media_public
+from media.responses import stored_media_response
+from media.selectors import provider_media_public
 from photochanger.executors import run_database_work
 from photochanger.throttle import client_address, guarded_lookup
 
@@ -17,7 +18,4 @@ async def provider_media_download(request: HttpRequest, media_id: str) -> Stream
     media = await run_database_work(
         guarded_lookup, provider_media_public, client=client_address(request), media_id=media_id
     )
-    response = StreamingHttpResponse(media_chunks(media), content_type=media.content_type)
-    response["Content-Length"] = str(media.size_bytes)
-    response["Cache-Control"] = "no-store"
-    return response
+    return stored_media_response(media, cache_control="no-store")

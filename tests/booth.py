@@ -157,7 +157,11 @@ class Booth:
             address
             or f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
         )
-        self.http = InProcessHTTP(address=self.address)
+        self.http = self.connect()
+
+    def connect(self) -> Any:
+        """The HTTP client this booth sends with: in-process here, a socket in LiveBooth."""
+        return InProcessHTTP(address=self.address)
 
     def post_photo(
         self,
@@ -169,7 +173,7 @@ class Booth:
         filename: str = "IMG_0003.JPG",
         content_type: str = "image/jpeg",
         query: dict[str, str] | None = None,
-    ) -> Reply:
+    ) -> Any:
         form = []
         if password is not None:
             form.append(("password", password))

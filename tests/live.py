@@ -9,7 +9,6 @@ job rows and files it leaves. Everything else runs in-process (tests/booth.py).
 from __future__ import annotations
 
 import os
-import random
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from django.db import connection
 from ingest.models import Job, JobStatus
 from media.models import StoredMedia
 from slots.models import TemplateImage
-from tests.booth import INGEST_PASSWORD, multipart_body
+from tests.booth import Booth
 
 REPO = Path(__file__).resolve().parent.parent
 _READY = re.compile(r"PhotoChanger listening on (http://\S+)")
@@ -120,43 +119,17 @@ class ServerProcess:
         return new
 
 
-class LiveBooth:
+class LiveBooth(Booth):
     """Sends photos to the live server as a booth would, over loopback HTTP."""
 
     def __init__(self, base_url: str, *, address: str | None = None) -> None:
         self.base_url = base_url
-        # Each booth is its own client for the server's per-client limits (the test server
-        # trusts X-Forwarded-For), so one test's refusals never spill into another's.
-        self.address = (
-            address
-            or f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-        )
-        self.http = httpx.Client(
-            base_url=base_url, timeout=180, headers={"X-Forwarded-For": self.address}
-        )
+        super().__init__(address=address)
 
-    def post_photo(
-        self,
-        slot_id: str,
-        photo: bytes | None,
-        *,
-        password: str | None = INGEST_PASSWORD,
-        fields: dict[str, str] | None = None,
-        filename: str = "IMG_0003.JPG",
-        content_type: str = "image/jpeg",
-        query: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        form = []
-        if password is not None:
-            form.append(("password", password))
-        form.extend((fields or {}).items())
-        files = [] if photo is None else [("fileToUpload", filename, content_type, photo)]
-        body, body_type = multipart_body(form, files)
-        return self.http.post(
-            f"/api/ingest/{slot_id}",
-            content=body,
-            params=query,
-            headers={"Content-Type": body_type},
+    def connect(self) -> httpx.Client:
+        # The test server trusts X-Forwarded-For (serve --proxy-headers): the booth's address.
+        return httpx.Client(
+            base_url=self.base_url, timeout=180, headers={"X-Forwarded-For": self.address}
         )
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ async def test_staff_socket_receives_the_finished_job(staff_cookie: str, finishe
     connected, _ = await communicator.connect()
     assert connected
 
-    await job_report(finished_job.pk)
+    await job_report(finished_job)
     message = await communicator.receive_json_from(timeout=5)
 
     assert message["type"] == "job.finished"
@@ -84,7 +84,7 @@ async def test_failed_jobs_are_announced_without_a_thumbnail(staff_cookie: str) 
     communicator = socket(cookie=staff_cookie)
     assert (await communicator.connect())[0]
 
-    await job_report(failed.pk)
+    await job_report(failed)
     job = (await communicator.receive_json_from(timeout=5))["job"]
 
     assert (job["failure_reason"], job["http_status"], job["thumbnail_url"]) == (
