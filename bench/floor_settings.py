@@ -9,3 +9,6 @@ storage): the part of ours/bare that no change to the ingest code can remove.
 from photochanger.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.floor_urls"
+
+# The echo reads the whole body as request.body, which Django bounds by this setting.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None

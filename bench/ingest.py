@@ -21,8 +21,9 @@ What is measured
     byte for byte. Anything else is counted as a failure and printed, never timed.
 
 ``--floor`` adds a third server: ours started the same way but with one django-ninja route
-that echoes the body (bench/floor_settings.py). floor/bare is what our HTTP stack (tuned
-daphne, Django, ninja) costs before any of the product's work; ours/floor is the product's.
+that echoes the body (bench/floor_settings.py). floor/bare is what our HTTP stack (daphne,
+Django with its middleware, ninja) costs before any of the product's work; ours/floor is the
+product's.
 
 A virtual machine whose host hands memory out lazily makes every first write to a page of RAM
 slow (here ~3 ms per MB). Our server stores each result, so on a freshly booted VM with much
@@ -91,8 +92,9 @@ DEFAULT_PLAN = {1: (60, 5), 30: (150, 1)}
 QUICK_PLAN = {1: (10, 2), 30: (30, 1)}
 
 # Targets: ours/bare p50 at concurrency 1, per photo; our peak RSS under 30 x 10 MB uploads.
-P50_RATIO_TARGETS = {"10MB": 2.0, "1MB": 4.0}
-RSS_TARGET_MB = 300.0
+# Issue 10: 10 MB within 2.5x the bare echo; 1 MB is reported, without a target.
+P50_RATIO_TARGETS = {"10MB": 2.5}
+RSS_TARGET_MB = 400.0
 
 
 # --- test photos and the request -------------------------------------------------------------
@@ -431,7 +433,7 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def _cpu_ticks(pids: list[int]) -> int:
+def cpu_ticks(pids: list[int]) -> int:
     ticks = 0
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
@@ -503,17 +505,17 @@ class UsageWatch:
         self._sampler = RssSampler(self.pids)
         self._sampler.start()
         self._started = time.monotonic()
-        self._server_ticks = _cpu_ticks(self.pids)
-        self._client_ticks = _cpu_ticks([os.getpid()])
-        self._known_ticks = _cpu_ticks(self.pids + self.bystander_pids)
+        self._server_ticks = cpu_ticks(self.pids)
+        self._client_ticks = cpu_ticks([os.getpid()])
+        self._known_ticks = cpu_ticks(self.pids + self.bystander_pids)
         self._machine_ticks = _machine_busy_ticks()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         per_second = os.sysconf("SC_CLK_TCK") * (time.monotonic() - self._started)
-        server = _cpu_ticks(self.pids) - self._server_ticks
-        client = _cpu_ticks([os.getpid()]) - self._client_ticks
-        known = _cpu_ticks(self.pids + self.bystander_pids) - self._known_ticks
+        server = cpu_ticks(self.pids) - self._server_ticks
+        client = cpu_ticks([os.getpid()]) - self._client_ticks
+        known = cpu_ticks(self.pids + self.bystander_pids) - self._known_ticks
         machine = _machine_busy_ticks() - self._machine_ticks
         peak_kb = self._sampler.stop()
         hwm_kb = sum(_status_kb(pid, "VmHWM") for pid in self.pids) if self._hwm_reset else None
@@ -532,10 +534,10 @@ def wait_idle(servers: list[Server], *, timeout: float = 20.0) -> None:
     trees = [process_tree(server.pid) for server in servers]
     deadline = time.monotonic() + timeout
     quiet = 0
-    previous = [_cpu_ticks(tree) for tree in trees]
+    previous = [cpu_ticks(tree) for tree in trees]
     while quiet < 2 and time.monotonic() < deadline:
         time.sleep(0.25)
-        current = [_cpu_ticks(tree) for tree in trees]
+        current = [cpu_ticks(tree) for tree in trees]
         busy = any(now - before > 2 for now, before in zip(current, previous, strict=True))
         quiet = 0 if busy else quiet + 1
         previous = current

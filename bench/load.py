@@ -13,7 +13,7 @@ What is measured
       than ``max_concurrent_jobs`` (never with the defaults);
     * for each 200, the time beyond the provider's own: the booth's latency (first byte of the
       request sent to the last byte of the answer read) minus the delay the fake applied to that
-      very request. Target: p95 under 150 ms. It is what the server adds to the provider: the
+      very request. Target: p95 under 250 ms. It is what the server adds to the provider: the
       5 MB upload, the checks, shrinking the photo for Gemini, the call's transfer
       both ways, storing the result, the answer;
     * the server's peak memory: ``VmRSS`` sampled every 20 ms and ``VmHWM`` over the run.
@@ -81,6 +81,7 @@ from bench.ingest import (  # noqa: E402  (after the path is set)
     Outcome,
     Server,
     UsageWatch,
+    cpu_ticks,
     ours_start,
     photo_make,
 )
@@ -99,7 +100,7 @@ RESPONSE_BUFFER_BYTES = 8 * 1024 * 1024
 # A booth refused with 429 prints the original; the next guest comes a little later.
 PAUSE_AFTER_REFUSAL_SECONDS = 1.0
 
-BEYOND_P95_TARGET_MS = 150.0
+BEYOND_P95_TARGET_MS = 250.0  # issue 10: on two cores
 RSS_TARGET_MB = 500.0
 
 DELAY_MARK = re.compile(rb"fake-provider-delay=([0-9.]+)")
@@ -312,8 +313,8 @@ class Monitor(threading.Thread):
                 (
                     time.monotonic() - self.started,
                     _rss_kb(self.server_pid),
-                    _cpu_ticks(self.server_pid),
-                    _cpu_ticks(self.fake_pid) + _cpu_ticks(os.getpid()),
+                    cpu_ticks([self.server_pid]),
+                    cpu_ticks([self.fake_pid, os.getpid()]),
                     _machine_ticks(),
                 )
             )
@@ -343,14 +344,6 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def _machine_ticks() -> int:

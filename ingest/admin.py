@@ -1,19 +1,23 @@
-"""Job history in the admin: read-only, as jobs are written by the pipeline alone."""
+"""Jobs in the admin: the read-only history (jobs are written by the ingest service alone), and
+each slot's latest results on the slots' pages."""
 
 from __future__ import annotations
 
 import json
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ingest.models import Job, JobStatus
-from ingest.selectors import jobs_with_id
+from ingest.selectors import jobs_with_id, latest_result_job_ids, slot_latest_results
+from slots.admin import SlotAdmin, local_time_text
+from slots.models import Slot
 
 NOTHING = "—"
 
@@ -96,13 +100,13 @@ class JobAdmin(admin.ModelAdmin):
     def result(self, job: Job) -> SafeString | str:
         if job.status != JobStatus.DONE:
             return NOTHING
-        result_url = f"/public/results/{job.pk}"
+        result_url = _result_url(job.pk)
         return format_html(
             '<a href="{result}" target="_blank"><img src="{thumbnail}" alt="" height="160"></a>'
             '<br><a href="{result}" target="_blank">{result}</a>'
             ' · <a href="{thumbnail}" target="_blank">{thumbnail_label}</a>',
             result=result_url,
-            thumbnail=reverse("api:job_thumbnail", kwargs={"job_id": str(job.pk)}),
+            thumbnail=_thumbnail_url(job.pk),
             thumbnail_label=_("thumbnail"),
         )
 
@@ -114,3 +118,71 @@ class JobAdmin(admin.ModelAdmin):
             '<pre style="margin: 0; white-space: pre-wrap">{}</pre>',
             json.dumps(job.metadata, indent=2, ensure_ascii=False, sort_keys=True),
         )
+
+
+def _thumbnail_url(job_id: object) -> str:
+    return reverse("api:job_thumbnail", kwargs={"job_id": str(job_id)})
+
+
+def _result_url(job_id: object) -> str:
+    # The guest's download, as the booth's X-Result-Url names it.
+    return f"/public/results/{job_id}"
+
+
+class SlotWithResultsAdmin(SlotAdmin):
+    """The slots' admin (slots.admin) with each slot's latest results: a thumbnail in the list,
+    the ten latest on the slot's page."""
+
+    list_display = (*SlotAdmin.list_display[:5], "last_result", *SlotAdmin.list_display[5:])
+    fieldsets = (
+        *SlotAdmin.fieldsets[:-1],
+        (_("Latest results"), {"fields": ("latest_results",)}),
+        SlotAdmin.fieldsets[-1],
+    )
+    readonly_fields = (*SlotAdmin.readonly_fields, "latest_results")
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        slots = list(changelist.result_list)
+        # One query for the page's thumbnails, whatever the number of rows.
+        latest = latest_result_job_ids(slot_ids=[slot.pk for slot in slots])
+        for slot in slots:
+            slot.last_result_job_id = latest.get(slot.pk)
+        changelist.result_list = slots
+        return changelist
+
+    @admin.display(description=_("last result"))
+    def last_result(self, slot: Slot) -> SafeString | str:
+        job_id = getattr(slot, "last_result_job_id", None)
+        if job_id is None:
+            return NOTHING
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" height="48" loading="lazy"></a>',
+            reverse("admin:ingest_job_change", args=[job_id]),
+            _thumbnail_url(job_id),
+        )
+
+    @admin.display(description=_("latest results"))
+    def latest_results(self, slot: Slot) -> SafeString | str:
+        jobs = slot_latest_results(slot_id=slot.pk, limit=10)
+        if not jobs:
+            return _("No results yet.")
+        return format_html(
+            '<div class="latest-results">{}</div>',
+            format_html_join(
+                "",
+                '<a href="{}" target="_blank" title="{}"><img src="{}" alt="" height="96"'
+                ' loading="lazy"></a>',
+                (
+                    (
+                        _result_url(job.pk),
+                        f"{local_time_text(job.started_at)} · {job.get_source_display()}",
+                        _thumbnail_url(job.pk),
+                    )
+                    for job in jobs
+                ),
+            ),
+        )
+
+
+admin.site.register(Slot, SlotWithResultsAdmin)

@@ -5,52 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from ingest.models import Job, JobStatus
 from media.selectors import job_result, public_result
 from photochanger.errors import JobNotFound
 from slots.models import GlobalSettings, Slot
-
-
-@dataclass(frozen=True)
-class JobCounts:
-    total: int = 0
-    done: int = 0
-    failed: int = 0
-    timeout: int = 0
-
-
-def today_started_at() -> datetime:
-    """Midnight at the start of today, in the server's time zone (TIME_ZONE)."""
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-
-
-def job_counts_today(*, slot_ids: Iterable[str] | None = None) -> dict[str, JobCounts]:
-    """Today's jobs per slot id, by final status, in one grouped query; a slot without jobs
-    today is missing from the answer."""
-    jobs = Job.objects.filter(started_at__gte=today_started_at())
-    if slot_ids is not None:
-        jobs = jobs.filter(slot_id__in=list(slot_ids))
-    rows = (
-        jobs.order_by()
-        .values("slot_id")
-        .annotate(
-            total=Count("id"),
-            done=Count("id", filter=Q(status=JobStatus.DONE)),
-            failed=Count("id", filter=Q(status=JobStatus.FAILED)),
-            timeout=Count("id", filter=Q(status=JobStatus.TIMEOUT)),
-        )
-    )
-    return {
-        row["slot_id"]: JobCounts(
-            total=row["total"], done=row["done"], failed=row["failed"], timeout=row["timeout"]
-        )
-        for row in rows
-    }
 
 
 def job_get(*, job_id: str | uuid.UUID) -> Job:

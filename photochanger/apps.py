@@ -14,4 +14,4 @@ class PhotoChangerConfig(AppConfig):
 
 class PhotoChangerAdminConfig(admin_apps.AdminConfig):
     default = False
-    default_site = "photochanger.admin.PhotoChangerAdminSite"
+    default_site = "photochanger.sites.PhotoChangerAdminSite"

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuthIsStaff
 
-from slots.services import api_token_user
+from photochanger.tokens import api_token_user
 
 
 class StaffToken(HttpBearer):

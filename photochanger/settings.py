@@ -49,7 +49,7 @@ INSTALLED_APPS = [
     "daphne",
     # The project's own commands (serve, cleanup_media) and shared base.
     "photochanger",
-    # Django's admin with our site (titles): see photochanger.admin.
+    # Django's admin with our site (titles): see photochanger.sites.
     "photochanger.apps.PhotoChangerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,4 +1,4 @@
-"""The staff side of slots, the global settings and API tokens, on Django's admin.
+"""The staff side of slots and the global settings, on Django's admin.
 
 Reads go through selectors and every write through slots.services, so a change made here
 obeys the same rules (and bumps the same version) as one made through the JSON API.
@@ -12,29 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from ingest.selectors import JobCounts, job_counts_today, latest_result_job_ids, slot_latest_results
 from media.images import photo_inspect
 from photochanger.errors import UnsupportedMediaType
-from slots.models import ApiToken, GlobalSettings, Slot, TemplateImage
-from slots.selectors import provider_operations, settings_overview
+from providers.schema import provider_settings_help
+from slots.models import GlobalSettings, Slot, TemplateImage
+from slots.selectors import provider_operations, settings_overview, slots_counting_jobs_today
 from slots.services import (
     PROVIDER_KEY_NAMES,
     SETTINGS_EDITABLE_FIELDS,
     SLOT_EDITABLE_FIELDS,
-    api_token_create,
     ingest_password_set,
     provider_key_set,
     settings_get,
@@ -48,17 +46,8 @@ from slots.services import (
 NOTHING = "—"
 
 
-def _when(moment: datetime) -> str:
+def local_time_text(moment: datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
-def _thumbnail_url(job_id: object) -> str:
-    return reverse("api:job_thumbnail", kwargs={"job_id": str(job_id)})
-
-
-def _result_url(job_id: object) -> str:
-    # The guest's download, as the booth's X-Result-Url names it.
-    return f"/public/results/{job_id}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +109,15 @@ class SlotForm(forms.ModelForm):
         self.fields["settings"].widget.attrs.update(
             rows=14, cols=80, spellcheck="false", style="font-family: monospace"
         )
+        # What the saved provider accepts, read off its settings model (the same one a save is
+        # checked against). The descriptions are the drivers' own, in English.
+        if described := provider_settings_help(self.instance.provider):
+            self.fields["settings"].help_text = format_lazy(
+                "{} {}",
+                self.fields["settings"].help_text,
+                _("%(provider)s settings: %(list)s")
+                % {"provider": self.instance.get_provider_display(), "list": described},
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -213,8 +211,10 @@ class TemplateImageInline(admin.TabularInline):
         )
 
 
-@admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
+    """The slots' admin without their results; ingest.admin registers it with them (the
+    thumbnails and links of a slot's latest jobs)."""
+
     form = SlotForm
     inlines = (TemplateImageInline,)
     list_display = (
@@ -223,7 +223,6 @@ class SlotAdmin(admin.ModelAdmin):
         "provider",
         "operation",
         "is_active",
-        "last_result",
         "done_today",
         "failed_today",
     )
@@ -233,10 +232,9 @@ class SlotAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "display_name", "is_active")}),
         (_("Processing"), {"fields": ("provider", "operation", "settings")}),
         (_("Limits"), {"fields": ("size_limit_mb", "max_concurrent_jobs", "on_failure")}),
-        (_("Latest results"), {"fields": ("latest_results",)}),
         (_("Changes"), {"fields": ("version", "updated_by", "updated_at")}),
     )
-    readonly_fields = ("id", "latest_results", "version", "updated_by", "updated_at")
+    readonly_fields = ("id", "version", "updated_by", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # the 15 slots come from a migration; staff only edit them
@@ -245,7 +243,8 @@ class SlotAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Slot]:
-        return super().get_queryset(request).select_related("updated_by")
+        # Today's counts come in the same query as the page's slots.
+        return slots_counting_jobs_today(super().get_queryset(request).select_related("updated_by"))
 
     def change_view(
         self,
@@ -259,61 +258,14 @@ class SlotAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "test_run_labels": _test_run_labels()}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        changelist = super().get_changelist_instance(request)
-        slots = list(changelist.result_list)
-        ids = [slot.pk for slot in slots]
-        # One grouped query for the page's counts and one for its thumbnails, whatever the
-        # number of rows; the columns below read what is attached here.
-        counts = job_counts_today(slot_ids=ids)
-        latest = latest_result_job_ids(slot_ids=ids)
-        for slot in slots:
-            slot.jobs_today = counts.get(slot.pk, JobCounts())
-            slot.last_result_job_id = latest.get(slot.pk)
-        changelist.result_list = slots
-        return changelist
-
-    @admin.display(description=_("last result"))
-    def last_result(self, slot: Slot) -> SafeString | str:
-        job_id = getattr(slot, "last_result_job_id", None)
-        if job_id is None:
-            return NOTHING
-        return format_html(
-            '<a href="{}"><img src="{}" alt="" height="48" loading="lazy"></a>',
-            reverse("admin:ingest_job_change", args=[job_id]),
-            _thumbnail_url(job_id),
-        )
-
     @admin.display(description=_("done today"))
     def done_today(self, slot: Slot) -> int:
-        return slot.jobs_today.done
+        return slot.jobs_done
 
     @admin.display(description=_("failed today"))
     def failed_today(self, slot: Slot) -> int:
         # A timeout is a failure the booth saw too.
-        return slot.jobs_today.failed + slot.jobs_today.timeout
-
-    @admin.display(description=_("latest results"))
-    def latest_results(self, slot: Slot) -> SafeString | str:
-        jobs = slot_latest_results(slot_id=slot.pk, limit=10)
-        if not jobs:
-            return _("No results yet.")
-        return format_html(
-            '<div class="latest-results">{}</div>',
-            format_html_join(
-                "",
-                '<a href="{}" target="_blank" title="{}"><img src="{}" alt="" height="96"'
-                ' loading="lazy"></a>',
-                (
-                    (
-                        _result_url(job.pk),
-                        f"{_when(job.started_at)} · {job.get_source_display()}",
-                        _thumbnail_url(job.pk),
-                    )
-                    for job in jobs
-                ),
-            ),
-        )
+        return slot.jobs_failed + slot.jobs_timeout
 
     def save_model(self, request: HttpRequest, obj: Slot, form: SlotForm, change: bool) -> None:
         slot_update(
@@ -425,7 +377,9 @@ class GlobalSettingsForm(forms.ModelForm):
         for provider in PROVIDER_KEY_NAMES:
             state = states[provider]
             if state.source == "settings":
-                status = _("Configured since %(when)s") % {"when": _when(state.configured_since)}
+                status = _("Configured since %(when)s") % {
+                    "when": local_time_text(state.configured_since)
+                }
             elif state.source == "environment":
                 status = _("From the environment; a key set here takes its place.")
             else:
@@ -502,7 +456,7 @@ class GlobalSettingsAdmin(admin.ModelAdmin):
         if not state.set:
             return _("Not set: the booth is refused until one is set.")
         return _("Set on %(when)s by %(who)s.") % {
-            "when": _when(state.set_at) if state.set_at else NOTHING,
+            "when": local_time_text(state.set_at) if state.set_at else NOTHING,
             "who": state.set_by or NOTHING,
         }
 
@@ -519,39 +473,3 @@ class GlobalSettingsAdmin(admin.ModelAdmin):
         for provider in PROVIDER_KEY_NAMES:
             if data[f"new_{provider}_key"] or data[f"clear_{provider}_key"]:
                 provider_key_set(provider=provider, key=data[f"new_{provider}_key"])
-
-
-# ---------------------------------------------------------------------------------------------
-# API tokens
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "prefix_shown", "created_at", "last_used_at")
-    list_select_related = ("user",)
-    fields = ("name",)
-    ordering = ("-created_at",)
-
-    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
-        return False  # a token is created and deleted, never edited
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
-        tokens = super().get_queryset(request)
-        # Each staff member manages their own tokens; a superuser sees everyone's.
-        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
-
-    @admin.display(description=_("starts with"), ordering="prefix")
-    def prefix_shown(self, token: ApiToken) -> str:
-        return f"{token.prefix}…"
-
-    def save_model(
-        self, request: HttpRequest, obj: ApiToken, form: forms.Form, change: bool
-    ) -> None:
-        token, plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"])
-        # The admin logs and links to the object it was given: make it the created token.
-        for field in ApiToken._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(token, field.attname))
-        messages.success(
-            request,
-            _("Copy the new token now; it is not shown again: %(token)s") % {"token": plaintext},
-        )

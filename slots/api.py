@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from media.selectors import media_file_bytes
 from photochanger.auth import staff_auth
 from photochanger.schemas import ErrorOut
+from providers.schema import provider_settings_schema
 from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
 from slots.selectors import (
     SettingsOverview,
@@ -76,6 +77,15 @@ class SlotOut(Schema):
     jobs_today: JobCountsOut = Field(description="Jobs started today (server time zone).")
 
     @staticmethod
+    def resolve_jobs_today(slot: Slot) -> dict[str, int]:
+        return {
+            "total": slot.jobs_total,
+            "done": slot.jobs_done,
+            "failed": slot.jobs_failed,
+            "timeout": slot.jobs_timeout,
+        }
+
+    @staticmethod
     def resolve_updated_by(slot: Slot) -> str | None:
         return slot.updated_by.get_username() if slot.updated_by else None
 
@@ -90,7 +100,11 @@ class SlotPatchIn(Schema):
     operation: str = Field(default=None)
     is_active: bool = Field(default=None)
     size_limit_mb: int = Field(default=None, description="1 to 20.")
-    settings: dict[str, Any] = Field(default=None, description="Checked per provider.")
+    settings: dict[str, Any] = Field(
+        default=None,
+        description="Checked against the provider's settings, one of these schemas.",
+        json_schema_extra={"anyOf": list(provider_settings_schema().values())},
+    )
     on_failure: OnFailure = Field(default=None)
     max_concurrent_jobs: int | None = Field(default=None, description="null: no slot cap.")
 

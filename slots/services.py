@@ -21,7 +21,7 @@ from media.services import media_file_delete, template_image_file_save
 from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
-from slots.models import ApiToken, GlobalSettings, Slot, TemplateImage, TemplateRole
+from slots.models import GlobalSettings, Slot, TemplateImage, TemplateRole
 
 ENVIRONMENT = "environment"
 GENERATED = "generated at first start"
@@ -249,31 +249,6 @@ def template_image_delete(*, image: TemplateImage) -> None:
     name = image.storage_name
     image.delete()
     media_file_delete(storage_name=name)
-
-
-API_TOKEN_PREFIX = "pc_"  # noqa: S105 (a visible marker, not a secret)
-
-
-def api_token_create(*, user: object, name: str) -> tuple[ApiToken, str]:
-    """A new API token for ``user``; the plaintext is returned once and never stored."""
-    plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        token_sha256=hashlib.sha256(plaintext.encode()).hexdigest(),
-        prefix=plaintext[: len(API_TOKEN_PREFIX) + 5],
-    )
-    return token, plaintext
-
-
-def api_token_user(*, plaintext: str) -> object | None:
-    """The active staff user a token belongs to, or None."""
-    digest = hashlib.sha256(plaintext.encode()).hexdigest()
-    token = ApiToken.objects.select_related("user").filter(token_sha256=digest).first()
-    if token is None or not (token.user.is_active and token.user.is_staff):
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
 
 
 def slots_ensure_defaults() -> None:

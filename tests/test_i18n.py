@@ -23,10 +23,10 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import translation
 
+from photochanger.tokens import api_token_create
 from providers.base import Deadline, ProviderError, ProviderRequest
 from providers.gemini import GeminiProvider
 from providers.turbotext import TurbotextProvider
-from slots.services import api_token_create
 from stats.services import gallery_share
 from tests.booth import Booth
 from tests.ingest.test_result_page import done_job_id

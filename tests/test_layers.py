@@ -21,13 +21,6 @@ WIRING = {
     "photochanger.management.commands.serve",
     "photochanger.management.commands.cleanup_media",
 }
-# Known, and to go: the slot list's job columns (today's counts, latest results) read jobs;
-# staff auth reads API tokens, whose model lives in slots.
-KNOWN_UPWARD = {
-    ("photochanger.auth", "slots.services"),
-    ("slots.admin", "ingest.selectors"),
-    ("slots.selectors", "ingest.selectors"),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -67,9 +60,4 @@ def upward_imports() -> set[tuple[str, str]]:
 
 
 def test_apps_import_only_downward() -> None:
-    assert upward_imports() - KNOWN_UPWARD == set()
-
-
-def test_the_known_upward_imports_are_still_there_to_remove() -> None:
-    # When one goes, take it off KNOWN_UPWARD, so it cannot come back unnoticed.
-    assert upward_imports() >= KNOWN_UPWARD
+    assert upward_imports() == set()

@@ -7,10 +7,10 @@ import re
 
 from django.test import Client
 
-from slots.models import ApiToken
-from slots.services import api_token_user
+from photochanger.models import ApiToken
+from photochanger.tokens import api_token_user
 
-TOKENS = "/admin/slots/apitoken/"
+TOKENS = "/admin/photochanger/apitoken/"
 
 
 def test_a_new_token_is_shown_once_and_belongs_to_its_creator(

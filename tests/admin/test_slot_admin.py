@@ -133,6 +133,18 @@ def test_settings_are_shown_as_indented_json(staff: Client) -> None:
     assert '{\n  "bits": 3\n}' in page
 
 
+def test_slot_page_names_the_settings_its_provider_accepts(staff: Client) -> None:
+    Slot.objects.filter(pk="slot-006").update(provider="gemini", operation="generate")
+
+    gemini = html.unescape(staff.get(slot_page("slot-006")).content.decode())
+    local = html.unescape(staff.get(slot_page("slot-004")).content.decode())
+
+    assert "Google Gemini settings: prompt (required):" in gemini
+    assert "max_attempts" in gemini
+    assert "bits: Bits kept per colour channel by posterize (1 to 8, default 3)" in local
+    assert "prompt (required)" not in local
+
+
 def test_saving_the_slot_page_bumps_the_version_and_records_who(
     staff: Client, staff_user: object
 ) -> None:

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from PIL import Image
 
 from ingest.models import Job, JobSource, JobStatus
+from photochanger.tokens import api_token_create
 from slots.models import Slot
-from slots.services import api_token_create
 from tests.booth import Booth
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,8 +17,9 @@ from django.utils.crypto import get_random_string
 from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job
 from photochanger.errors import ProviderFailed
+from photochanger.tokens import api_token_create
 from slots.models import Slot
-from slots.services import api_token_create, slots_ensure_defaults
+from slots.services import slots_ensure_defaults
 from tests.images import jpeg_bytes
 
 BOOTH_HASH = "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from ingest.models import Job
+from photochanger.tokens import api_token_create
 from slots.models import Slot
-from slots.services import api_token_create
 from tests.images import image_bytes
 from tests.staff_api.conftest import csrf_headers
 
@@ -186,6 +186,21 @@ def test_api_schema_describes_the_staff_endpoints(staff_session: Client) -> None
     assert "/api/jobs/{job_id}" in paths
     assert "SlotOut" in schema["components"]["schemas"]
     assert schema["components"]["schemas"]["SlotPatchIn"]["additionalProperties"] is False
+
+
+def test_api_schema_names_each_providers_settings_for_a_slot(staff_session: Client) -> None:
+    schema = staff_session.get("/api/openapi.json").json()
+
+    settings = schema["components"]["schemas"]["SlotPatchIn"]["properties"]["settings"]
+    by_title = {option["title"]: option for option in settings["anyOf"]}
+    assert by_title["GeminiSettings"]["required"] == ["prompt"]
+    assert by_title["LocalSettings"]["properties"]["bits"]["maximum"] == 8
+    assert set(by_title) == {
+        "GeminiSettings",
+        "OpenAISettings",
+        "TurbotextSettings",
+        "LocalSettings",
+    }
 
 
 def test_api_docs_are_not_shown_to_non_staff() -> None:

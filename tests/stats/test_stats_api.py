@@ -9,7 +9,7 @@ import time_machine
 from django.test import Client
 
 from ingest.models import JobStatus
-from slots.services import api_token_create
+from photochanger.tokens import api_token_create
 from tests.stats.conftest import make_job
 
 NOW = datetime(2026, 3, 1, 18, 0, 0, tzinfo=UTC)
