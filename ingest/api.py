@@ -81,6 +81,9 @@ async def ingest(
     ] = None,
     hash: Annotated[str | None, Form(description="Hex MD5, SHA-1 or SHA-256 of the photo.")] = None,
 ) -> HttpResponse:
+    # The parameters document the form and have ninja read it with Django's parser; the values
+    # are taken from request.POST and FILES, which keep what the contract refuses (two photos,
+    # two different passwords) and every other field (metadata).
     answer = await ingest_photo(
         slot_id=slot_id,
         form=booth_form_read(request.POST, request.FILES),

@@ -35,9 +35,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ApiToken, form: forms.Form, change: bool
     ) -> None:
         # Saved into the object the admin was given: it logs and links to that one.
-        plaintext = api_token_create(
-            user=request.user, name=form.cleaned_data["name"], token=obj
-        )[1]
+        plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"], token=obj)[
+            1
+        ]
         messages.success(
             request,
             _("Copy the new token now; it is not shown again: %(token)s") % {"token": plaintext},

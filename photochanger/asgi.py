@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photochanger.settings")
-# Sets Django up; everything below imports models.
-django_http = get_asgi_application()
+# What django.core.asgi.get_asgi_application does, with our handler; everything below imports
+# models.
+django.setup(set_prefix=False)
+
+
+class DjangoHTTP(ASGIHandler):
+    """Django's ASGI handler, sending response bodies in 1 MiB messages instead of 64 KiB
+    ones: a 10 MB photo in 10 messages, not 160, each a trip through the server."""
+
+    chunk_size = 1024 * 1024
+
+
+django_http = DjangoHTTP()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402

@@ -1,4 +1,4 @@
-"""The HTTP server: daphne as shipped, with two changes a booth notices.
+"""The HTTP server: daphne as shipped, with three changes a booth notices.
 
 * Twisted parses every multipart body with the stdlib ``email`` package before the application
   runs, a result daphne never uses: ~73% of the time of a 10 MB upload (SPEC §8: 265 ms against
@@ -7,15 +7,20 @@
   of it is read and without a ``100 Continue``; a chunked body is cut off once it passes the cap,
   and that request never runs. Twisted would otherwise spool the whole body to disk first: on a
   booth laptop's small disk, a few such bodies are a full disk.
+* A response is paced to its client through Twisted's producer interface: daphne takes every
+  body message at once, so each slow booth's 10 MB answer sat whole in memory (bench/ingest.py,
+  30 booths sending 10 MB: peak RSS 423 MB without, 170 MB with).
 
-Both live on public hooks: daphne's ``ready_callable`` runs after daphne has built its HTTP factory
+All live on public hooks: daphne's ``ready_callable`` runs after daphne has built its HTTP factory
 and before the reactor accepts a connection; there we give the factory our channel class (Twisted's
 ``Factory.protocol``). daphne then sets the channel's ``requestFactory`` to its own request class,
-which our channel wraps. ``tests/test_server_hooks.py`` fails loudly if any of this moves upstream.
+which our channel wraps; daphne's ``Server.handle_reply`` is where the application waits.
+``tests/test_server_hooks.py`` fails loudly if any of this moves upstream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -23,7 +28,9 @@ from collections.abc import Callable
 import daphne.server  # installs the asyncio reactor; must come before other Twisted imports
 from daphne.http_protocol import WebRequest
 from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
+from zope.interface import implementer
 
 from photochanger.limits import MAX_REQUEST_BODY_BYTES, UPLOAD_CAP_MB
 
@@ -55,12 +62,44 @@ def _too_large_answer() -> bytes:
     return head + body
 
 
+@implementer(IPushProducer)
+class ResponsePace:
+    """Open while the client keeps up with the response; Twisted pauses and resumes it."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pauseProducing(self) -> None:
+        self.writable.clear()
+
+    def resumeProducing(self) -> None:
+        self.writable.set()
+
+    def stopProducing(self) -> None:
+        self.writable.set()  # the connection is gone: never keep the application waiting
+
+
 class CappedRequest(WebRequest):
-    """daphne's request, without Twisted's form parsing, counting a chunked body as it comes."""
+    """daphne's request, without Twisted's form parsing, counting a chunked body as it comes,
+    and pacing its response to the client."""
 
     def __init__(self, channel: http.HTTPChannel, *args: object, **kwargs: object) -> None:
         super().__init__(channel, *args, parsePOSTFormSubmission=False, **kwargs)
         self.body_bytes = 0
+        self.pace = ResponsePace()
+
+    def handle_reply(self, message: dict) -> None:
+        # Twisted tells a registered producer when its send buffer fills and drains.
+        if message["type"] == "http.response.start" and self.producer is None:
+            self.registerProducer(self.pace, True)
+        elif (
+            message["type"] == "http.response.body"
+            and not message.get("more_body")
+            and self.producer is not None
+        ):
+            self.unregisterProducer()  # Twisted wants it gone before the request finishes
+        super().handle_reply(message)
 
     def handleContentChunk(self, data: bytes) -> None:
         self.body_bytes += len(data)
@@ -117,6 +156,20 @@ class CappedChannel(http.HTTPChannel):
         reactor.callLater(REFUSAL_LINGER_SECONDS, self.transport.abortConnection)
 
 
+class PacedServer(daphne.server.Server):
+    """daphne, with the application waiting while a client is behind on its response.
+
+    daphne takes every body message at once, so a 10 MB answer to a slow booth sat whole in
+    Twisted's send buffer: with 30 booths that was most of the server's memory
+    (bench/ingest.py, 30 x 10 MB).
+    """
+
+    async def handle_reply(self, protocol: object, message: dict) -> None:
+        await super().handle_reply(protocol, message)
+        if message.get("more_body") and isinstance(protocol, CappedRequest):
+            await protocol.pace.writable.wait()
+
+
 def serve(
     *,
     application: object,
@@ -137,7 +190,7 @@ def serve(
         server.http_factory.protocol = CappedChannel
         on_ready(server.listening_addresses)
 
-    server = daphne.server.Server(
+    server = PacedServer(
         application=application,
         endpoints=[f"tcp:port={port}:interface={interface}"],
         request_buffer_size=REQUEST_BUFFER_BYTES,

@@ -60,6 +60,8 @@ class ServerProcess:
             "MEDIA_ROOT": str(media_root),
             "INGEST_PASSWORD": "",
             "LOG_LEVEL": "INFO",
+            # The suite's settings (tests/settings.py): the server checks the hashes tests store.
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "PYTHONUNBUFFERED": "1",
             **extra_env,
         }

@@ -10,7 +10,8 @@ import inspect
 
 import daphne.server  # installs the asyncio reactor before Twisted's web modules load
 from daphne.http_protocol import HTTPFactory, WebRequest
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
+from django.core.handlers.asgi import ASGIHandler
 from ninja.operation import AsyncOperation
 from twisted.web import http
 
@@ -40,6 +41,15 @@ def test_daphne_sets_its_own_request_class_on_each_connection() -> None:
     assert channel.requestFactory is CappedRequest
 
 
+def test_the_application_sends_through_the_servers_handle_reply() -> None:
+    # PacedServer makes the application wait in handle_reply while its client is behind.
+    source = inspect.getsource(daphne.server.Server.create_application)
+    assert "send=partial(self.handle_reply, protocol)" in source
+    assert inspect.iscoroutinefunction(daphne.server.Server.handle_reply)
+    for name in ("registerProducer", "unregisterProducer", "producer"):
+        assert hasattr(http.Request, name), name
+
+
 def test_twisted_channel_hooks_we_override_still_exist() -> None:
     for name in ("allHeadersReceived", "dataReceived", "length"):
         assert hasattr(http.HTTPChannel, name), name
@@ -55,6 +65,17 @@ def test_ninja_runs_auth_before_it_parses_parameters() -> None:
     assert source.index("_run_checks") < source.index("_get_values")
 
 
-def test_django_upload_handler_hook_is_new_file() -> None:
-    parameters = inspect.signature(TemporaryFileUploadHandler.new_file).parameters
-    assert list(parameters)[:3] == ["self", "args", "kwargs"] or "field_name" in parameters
+def test_django_upload_handler_takes_the_file_name_second() -> None:
+    # UploadToDisk shortens the name it passes on to Django's handler.
+    source = inspect.getsource(TemporaryFileUploadHandler.new_file)
+    assert "super().new_file(*args, **kwargs)" in source
+    assert list(inspect.signature(FileUploadHandler.new_file).parameters)[1:3] == [
+        "field_name",
+        "file_name",
+    ]
+
+
+def test_django_sends_responses_in_chunks_of_its_handlers_chunk_size() -> None:
+    # photochanger.asgi.DjangoHTTP raises it to 1 MiB.
+    assert "self.chunk_bytes(" in inspect.getsource(ASGIHandler.send_response)
+    assert "cls.chunk_size" in inspect.getsource(ASGIHandler.chunk_bytes)

@@ -194,7 +194,7 @@ def send_headers_dripping(sock: socket.socket, raw: bytes) -> bytes:
     head, body = raw.split(b"\r\n\r\n", 1)
     for line in head.split(b"\r\n"):
         sock.sendall(line + b"\r\n")
-        time.sleep(0.3)
+        time.sleep(0.1)
     sock.sendall(b"\r\n" + body)
     return read_until_closed(sock)
 
@@ -893,7 +893,7 @@ CASES = [
         lambda: Wire(booth_form()),
         200,
         job=True,
-        send=send_dripping(pieces=30, seconds=3.0),
+        send=send_dripping(pieces=30, seconds=1.0),
         answer_type="image/jpeg",
     ),
     Case(

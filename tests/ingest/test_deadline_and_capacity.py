@@ -15,7 +15,8 @@ from tests.live import stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DEADLINE_SECONDS = 5  # the shortest T_sync_response allowed
+# Below the 5 s staff may set: the rule is the same at any length, and the suite waits less.
+DEADLINE_SECONDS = 2
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_request_over_capacity_gets_429_at_once(
     booth: Booth, photo: bytes, fake_gemini: FakeGemini, gemini_slots: list[str]
 ) -> None:
     GlobalSettings.objects.update(max_concurrent_jobs=2)
-    fake_gemini.script(delay(3), delay(3))
+    fake_gemini.script(delay(1.5), delay(1.5))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         slow = [pool.submit(Booth().post_photo, "slot-006", photo) for _ in range(2)]
@@ -112,7 +113,7 @@ def test_per_slot_cap_refuses_that_slot_only(
     booth: Booth, photo: bytes, fake_gemini: FakeGemini, gemini_slots: list[str]
 ) -> None:
     Slot.objects.filter(pk="slot-006").update(max_concurrent_jobs=1)
-    fake_gemini.script(delay(2))
+    fake_gemini.script(delay(1))
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         slow = pool.submit(Booth().post_photo, "slot-006", photo)

@@ -40,7 +40,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SLOT = "slot-006"
 KEY = "AIzaSy-ingest-test-key-5f3a9c1e7b"
 PROMPT = "turn the guest into a watercolour painting"
-DEADLINE_SECONDS = 5  # the shortest T_sync_response allowed
+# Below the 5 s staff may set: the rule is the same at any length, and the suite waits less.
+DEADLINE_SECONDS = 2
 
 
 @pytest.fixture
@@ -286,7 +287,7 @@ def test_answer_trickled_within_the_deadline_is_answered(
     booth: Booth, photo: bytes, fake_gemini: FakeGemini, gemini_slot: str
 ) -> None:
     GlobalSettings.objects.update(sync_response_seconds=DEADLINE_SECONDS)
-    fake_gemini.script(trickle(2.5))
+    fake_gemini.script(trickle(1.0))
 
     response = booth.post_photo(gemini_slot, photo)
 
@@ -300,7 +301,7 @@ def test_answer_trickled_past_the_deadline_is_504_and_the_call_is_dropped(
 ) -> None:
     # The answer starts at once and keeps coming: the deadline covers the whole answer.
     GlobalSettings.objects.update(sync_response_seconds=DEADLINE_SECONDS)
-    fake_gemini.script(trickle(DEADLINE_SECONDS + 5))
+    fake_gemini.script(trickle(DEADLINE_SECONDS + 3))
 
     started = time.monotonic()
     response = booth.post_photo(gemini_slot, photo)
