@@ -691,6 +691,31 @@ CASES = [
         job=True,
         answer_type="image/jpeg",
     ),
+    # Django names the temporary file after the extension: 300 characters must not make it
+    # too long for the file system (that was a 500).
+    Case(
+        "extension-of-300-characters",
+        lambda: Wire(
+            form(
+                field_part(b"password", PASSWORD),
+                file_part(PHOTO, filename=b"IMG_0003." + b"j" * 300),
+            )
+        ),
+        200,
+        job=True,
+        answer_type="image/jpeg",
+    ),
+    # Django's parser refuses part headers over its limit: the form cannot be read.
+    Case(
+        "filename-of-5-kilobytes",
+        lambda: Wire(
+            form(
+                field_part(b"password", PASSWORD), file_part(PHOTO, filename=b"b" * 5000 + b".jpg")
+            )
+        ),
+        400,
+        "invalid_request",
+    ),
     # Django refuses part headers over 1 KiB in all: the form cannot be read.
     Case(
         "filename-of-2000-characters",
