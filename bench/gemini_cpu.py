@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from bench.load import (  # noqa: E402
     request_bytes,
     shrink_ms,
     slot_configure,
+    timed_alone_ms,
     warm_up,
 )
 
@@ -54,22 +54,14 @@ CPU_TARGET_MS = 150.0
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-def digests_ms(photo: bytes, *, repeat: int = 5) -> float:
+def digests_ms(photo: bytes) -> float:
     """The SHA-256 and the booth's SHA-1 the job records (ingest.uploads), timed alone."""
     import django
 
     django.setup()
     from ingest.uploads import upload_digests
 
-    with tempfile.NamedTemporaryFile(suffix=".jpg") as file:
-        file.write(photo)
-        file.flush()
-        times = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            upload_digests(Path(file.name), booth_hash="0" * 40)
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return timed_alone_ms(lambda path: upload_digests(path, booth_hash="0" * 40), photo)
 
 
 async def send(port: int, payload: bytes, photos: int) -> None:

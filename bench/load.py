@@ -61,6 +61,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
@@ -267,20 +268,25 @@ def warm_up(port: int) -> None:
         raise BenchError(f"the warm-up photo was answered {outcome.status} {outcome.error}")
 
 
-def shrink_ms(photo: bytes, *, repeat: int = 5) -> float:
-    """What the Gemini driver does to each photo before the call (providers/photos.py), timed
-    alone: part of the time beyond the provider's that no amount of server tuning removes."""
-    from providers.photos import photo_for_provider
-
+def timed_alone_ms(work: Callable[[Path], object], photo: bytes, *, repeat: int = 5) -> float:
+    """The median time of ``work`` on the photo saved to a file, in this process, alone."""
     with tempfile.NamedTemporaryFile(suffix=".jpg") as file:
         file.write(photo)
         file.flush()
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            photo_for_provider(Path(file.name), 1)
+            work(Path(file.name))
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+def shrink_ms(photo: bytes) -> float:
+    """What the Gemini driver does to each photo before the call (providers/photos.py), timed
+    alone: part of the time beyond the provider's that no amount of server tuning removes."""
+    from providers.photos import photo_for_provider
+
+    return timed_alone_ms(lambda path: photo_for_provider(path, 1), photo)
 
 
 def job_times(data_dir: Path) -> list[tuple[int, int]]:

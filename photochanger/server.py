@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # After a refusal the client may still be sending; keeping the socket open this long (without
 # reading) lets it read our answer before the connection is reset.
-REFUSAL_LINGER_SECONDS = 2.0
+REFUSAL_LINGER_SECONDS = 1.0
 # daphne hands the body to the application in messages of this size (its default is 8 KiB:
 # 1,300 messages for a 10 MB photo).
 REQUEST_BUFFER_BYTES = 256 * 1024

@@ -253,6 +253,7 @@ def template_image_delete(*, image: TemplateImage) -> None:
 
 def slots_ensure_defaults() -> None:
     """Create any of the 15 slots that is missing, with its fresh-install values."""
-    for values in default_slots():
-        Slot.objects.get_or_create(id=values["id"], defaults=values)
+    present = set(Slot.objects.values_list("id", flat=True))
+    missing = [Slot(**values) for values in default_slots() if values["id"] not in present]
+    Slot.objects.bulk_create(missing, ignore_conflicts=True)  # a concurrent call made them
     settings_get()

@@ -202,7 +202,7 @@ def send_headers_dripping(sock: socket.socket, raw: bytes) -> bytes:
 def send_and_give_up(sock: socket.socket, raw: bytes) -> bytes:
     """Send everything, wait a little for an answer that cannot come, then hang up."""
     sock.sendall(raw)
-    data = read_until_closed(sock, timeout=1.5)
+    data = read_until_closed(sock, timeout=0.5)
     sock.close()
     return data
 
