@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from ingest.views import result_page
 from photochanger.api import api
@@ -9,6 +10,9 @@ urlpatterns = [
     # The stats page lives under admin/stats/, so it comes before the admin's catch-all.
     path("", include("stats.urls")),
     path("admin/", admin.site.urls),
+    # What CommonMiddleware's APPEND_SLASH did for the address staff type (it is off: see
+    # settings.MIDDLEWARE); the admin adds the slash itself past admin/.
+    path("admin", RedirectView.as_view(pattern_name="admin:index")),
     # The guest page, before the API's catch-all. Anything under r/ gets its friendly 404.
     re_path(r"^r/(?P<job_id>.*?)/?$", result_page, name="guest_result_page"),
     # Django's set_language (POST /i18n/setlang/): the admin's English / Русский switch.

@@ -42,3 +42,9 @@ def test_our_server_shows_the_admin_login_with_debug_off(booth: Booth) -> None:
     assert response.status_code == 200
     assert "PhotoChanger" in response.text
     assert "/static/admin/css/base.css" in response.text
+
+
+def test_the_admin_address_without_its_slash_leads_to_the_admin() -> None:
+    response = Client().get("/admin")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
