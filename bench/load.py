@@ -204,6 +204,11 @@ def slot_configure(server_data_dir: Path, provider_url: str) -> None:
         "operation='generate', "
         f"settings={{'prompt': 'make it a painting', 'base_url': {provider_url!r}}})\n"
     )
+    server_shell(server_data_dir, script, what=f"configure {SLOT_ID}")
+
+
+def server_shell(server_data_dir: Path, script: str, *, what: str) -> None:
+    """Run ``script`` in ``manage.py shell`` on the running server's data folder."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -219,10 +224,10 @@ def slot_configure(server_data_dir: Path, provider_url: str) -> None:
         timeout=120,
     )
     if done.returncode != 0:
-        raise BenchError(f"could not configure {SLOT_ID}:\n{done.stderr[-2000:]}")
+        raise BenchError(f"could not {what}:\n{done.stderr[-2000:]}")
 
 
-def request_bytes(*, port: int, photo: bytes) -> bytes:
+def request_bytes(*, port: int, photo: bytes, slot_path: str = SLOT_PATH) -> bytes:
     body = (
         (
             f"--{BOUNDARY}\r\n"
@@ -236,7 +241,7 @@ def request_bytes(*, port: int, photo: bytes) -> bytes:
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
     head = (
-        f"POST {SLOT_PATH} HTTP/1.1\r\n"
+        f"POST {slot_path} HTTP/1.1\r\n"
         f"Host: {HOST}:{port}\r\n"
         "User-Agent: photochanger-load-bench\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
@@ -634,6 +639,269 @@ def report_write(report: Report) -> Path:
     return path
 
 
+# --- --local-effects: image work in the server itself ----------------------------------------
+#
+# The other half of issue 11's memory target: no provider to wait for, every photo decoded,
+# turned sepia and encoded again by the local provider on the server's own cores. All booths
+# send at the same moment (no stagger), the worst case for memory.
+
+EFFECTS_SLOT_ID = "slot-003"  # sepia on the local provider, on a fresh install
+EFFECTS_ROUNDS = 2
+# A 24 MP sepia answer at the local provider's quality 90 is ~10 MB for this noisy photo.
+EFFECTS_RESPONSE_BUFFER_BYTES = 32 * 1024 * 1024
+# The longest deadline the settings allow: every photo is then processed, so the memory
+# measured is that of all of them, not of those a shorter deadline left running.
+EFFECTS_DEADLINE_SECONDS = 120
+
+
+def effects_photo_size(megapixels: float) -> tuple[int, int]:
+    """A 3:2 landscape of about ``megapixels``: 24 gives 6000 x 4000."""
+    height = round((megapixels * 1e6 / 1.5) ** 0.5)
+    return round(height * 1.5), height
+
+
+def effects_slot_configure(server_data_dir: Path, booths: int) -> None:
+    script = (
+        "from slots.models import GlobalSettings, Slot\n"
+        f"GlobalSettings.objects.update(max_concurrent_jobs={max(booths, MAX_CONCURRENT_JOBS)}, "
+        f"sync_response_seconds={EFFECTS_DEADLINE_SECONDS})\n"
+        f"Slot.objects.filter(pk={EFFECTS_SLOT_ID!r}).update(is_active=True, provider='local', "
+        "operation='sepia', settings={}, max_concurrent_jobs=None)\n"
+    )
+    server_shell(server_data_dir, script, what=f"configure {EFFECTS_SLOT_ID}")
+
+
+@dataclass(frozen=True)
+class EffectsRecord:
+    booth: int
+    status: int | None
+    latency_ms: float
+    error: str = ""
+
+
+async def effects_booth_run(
+    index: int, port: int, payload: bytes, rounds: int, records: list[EffectsRecord]
+) -> None:
+    """One booth: ``rounds`` photos, each sent when the previous one is answered."""
+    connection = Connection(port, buffer_bytes=EFFECTS_RESPONSE_BUFFER_BYTES)
+    try:
+        for _ in range(rounds):
+            outcome = await connection.request(payload)
+            error = outcome.error
+            if outcome.status not in (200, None):
+                error = outcome.body[:200].decode("utf-8", "replace")
+            records.append(EffectsRecord(index, outcome.status, outcome.latency * 1000, error))
+    finally:
+        connection.close()
+
+
+async def effects_booths_run(
+    *, booths: int, port: int, payload: bytes, rounds: int
+) -> list[EffectsRecord]:
+    records: list[EffectsRecord] = []
+    async with asyncio.TaskGroup() as group:
+        for index in range(booths):
+            group.create_task(effects_booth_run(index, port, payload, rounds, records))
+    return records
+
+
+def effects_job_times(data_dir: Path) -> list[tuple[int, int]]:
+    """(duration_ms, provider_ms) of the effect slot's done jobs."""
+    database = sqlite3.connect(f"file:{data_dir / 'photochanger.sqlite3'}?mode=ro", uri=True)
+    try:
+        return database.execute(
+            "SELECT duration_ms, provider_ms FROM ingest_job "
+            "WHERE slot_id = ? AND status = 'done' AND provider_ms IS NOT NULL",
+            (EFFECTS_SLOT_ID,),
+        ).fetchall()
+    finally:
+        database.close()
+
+
+@dataclass
+class EffectsReport:
+    megapixels: float
+    photo_size: tuple[int, int]
+    photo_bytes: int
+    booths: int
+    rounds: int
+    seconds: float
+    requests: int
+    by_status: dict[str, int]
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_max_ms: float
+    effect_p50_ms: float  # provider_ms of the job rows: decode, sepia, encode
+    effect_p95_ms: float
+    photos_per_second: float
+    rss_idle_mb: float  # after the warm-up, before the booths
+    single_peak_rss_mb: float  # one photo alone
+    peak_rss_mb: float  # the booths' run, sampled every 20 ms
+    hwm_mb: float | None
+    rss_after_mb: float  # once every answer is in: what the server keeps
+    server_cpu: float
+    other_cpu: float
+    failure_samples: list[str] = field(default_factory=list)
+    targets: list[dict[str, object]] = field(default_factory=list)
+
+
+def effects_benchmark(work: Path, *, megapixels: float, booths: int, rounds: int) -> EffectsReport:
+    size = effects_photo_size(megapixels)
+    photo = photo_make(work / "photo-effects.jpg", size=size, quality=PHOTO_QUALITY)
+    print(f"test photo: {size[0]}x{size[1]}, {len(photo):,} bytes")
+    server = ours_start(work)
+    try:
+        print(f"ours: manage.py serve, pid {server.pid}, port {server.port}")
+        effects_slot_configure(work / "data", booths)
+        payload = request_bytes(
+            port=server.port, photo=photo, slot_path=f"/api/ingest/{EFFECTS_SLOT_ID}"
+        )
+        warm_up(server.port)
+        rss_idle = _rss_kb(server.pid) / 1024
+        with UsageWatch(server.pid, [os.getpid()]) as single:
+            alone = asyncio.run(
+                effects_booths_run(booths=1, port=server.port, payload=payload, rounds=1)
+            )
+        if alone[0].status != 200:
+            raise BenchError(f"a single photo was answered {alone[0].status} {alone[0].error}")
+        print(f"{booths} booths sending {rounds} photo(s) each, all at once …")
+        started = time.monotonic()
+        with UsageWatch(server.pid, [os.getpid()]) as watch:
+            records = asyncio.run(
+                effects_booths_run(booths=booths, port=server.port, payload=payload, rounds=rounds)
+            )
+        seconds = time.monotonic() - started
+        time.sleep(1.0)  # the thumbnails and digests no booth waits for
+        rss_after = _rss_kb(server.pid) / 1024
+        server.check_alive()
+        if tail := server.stderr_tail(20):
+            print(f"\nour server wrote to stderr (last lines):\n{tail}")
+    finally:
+        server.stop()
+    return effects_report_make(
+        megapixels=megapixels,
+        size=size,
+        photo_bytes=len(photo),
+        booths=booths,
+        rounds=rounds,
+        seconds=seconds,
+        records=records,
+        jobs=effects_job_times(work / "data")[1:],  # the single photo's job is not the run's
+        rss_idle=rss_idle,
+        single=single.usage,
+        usage=watch.usage,
+        rss_after=rss_after,
+    )
+
+
+def effects_report_make(
+    *,
+    megapixels: float,
+    size: tuple[int, int],
+    photo_bytes: int,
+    booths: int,
+    rounds: int,
+    seconds: float,
+    records: list[EffectsRecord],
+    jobs: list[tuple[int, int]],
+    rss_idle: float,
+    single: object,
+    usage: object,
+    rss_after: float,
+) -> EffectsReport:
+    statuses = Counter("no answer" if r.status is None else str(r.status) for r in records)
+    latency = [r.latency_ms for r in records if r.status == 200]
+    effect = [float(provider) for _, provider in jobs]
+    report = EffectsReport(
+        megapixels=megapixels,
+        photo_size=size,
+        photo_bytes=photo_bytes,
+        booths=booths,
+        rounds=rounds,
+        seconds=round(seconds, 1),
+        requests=len(records),
+        by_status=dict(sorted(statuses.items())),
+        latency_p50_ms=statistics.median(latency) if latency else float("nan"),
+        latency_p95_ms=_percentile(latency, 95),
+        latency_max_ms=max(latency, default=float("nan")),
+        effect_p50_ms=statistics.median(effect) if effect else float("nan"),
+        effect_p95_ms=_percentile(effect, 95),
+        photos_per_second=len(latency) / seconds if seconds else 0.0,
+        rss_idle_mb=rss_idle,
+        single_peak_rss_mb=max(single.peak_rss_mb, single.hwm_mb or 0.0),
+        peak_rss_mb=usage.peak_rss_mb,
+        hwm_mb=usage.hwm_mb,
+        rss_after_mb=rss_after,
+        server_cpu=usage.server_cpu,
+        other_cpu=usage.other_cpu,
+        failure_samples=[f"booth {r.booth}: {r.status} {r.error}" for r in records if r.error][:10],
+    )
+    peak = max(report.peak_rss_mb, report.hwm_mb or 0.0)
+    unexpected = sum(1 for r in records if r.status != 200)
+    report.targets = [
+        {
+            "target": "answers other than 200: 0",
+            "value": unexpected,
+            "passed": unexpected == 0 and report.requests > 0,
+        },
+        {
+            "target": f"server peak RSS < {RSS_TARGET_MB:.0f} MB",
+            "value": round(peak, 1),
+            "passed": peak < RSS_TARGET_MB,
+        },
+    ]
+    return report
+
+
+def effects_report_print(report: EffectsReport) -> None:
+    width, height = report.photo_size
+    print(
+        f"\n{report.booths} booths x {report.rounds} photo(s), {width}x{height} "
+        f"({report.megapixels:g} MP, {report.photo_bytes / 1e6:.1f} MB) to the local provider's "
+        f"sepia, {report.seconds:.1f} s"
+    )
+    print("answers by status: " + ", ".join(f"{k}: {v}" for k, v in report.by_status.items()))
+    print(
+        f"booth latency: p50 {report.latency_p50_ms / 1000:.2f} s, "
+        f"p95 {report.latency_p95_ms / 1000:.2f} s, max {report.latency_max_ms / 1000:.2f} s; "
+        f"{report.photos_per_second:.2f} photos/s"
+    )
+    print(
+        f"the effect in the server (job rows' provider_ms, queueing for a core included): "
+        f"p50 {report.effect_p50_ms:.0f} ms, p95 {report.effect_p95_ms:.0f} ms"
+    )
+    hwm = "-" if report.hwm_mb is None else f"{report.hwm_mb:.1f}"
+    print(
+        f"server RSS: idle {report.rss_idle_mb:.1f} MB; one photo alone, peak "
+        f"{report.single_peak_rss_mb:.1f} MB; the booths' run, peak {report.peak_rss_mb:.1f} MB "
+        f"sampled, VmHWM {hwm} MB; after it {report.rss_after_mb:.1f} MB"
+    )
+    print(
+        f"CPU cores used on average: server {report.server_cpu:.2f}, everything else "
+        f"{report.other_cpu:.2f} ({os.cpu_count()} CPUs)"
+    )
+    if report.failure_samples:
+        print("answers that were not 200:")
+        for sample in report.failure_samples:
+            print(f"  {sample}")
+    print("\nTargets:")
+    for check in report.targets:
+        print(f"  {'PASS' if check['passed'] else 'FAIL'}  {check['target']}: {check['value']}")
+
+
+def effects_report_write(report: EffectsReport) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"load-effects-{datetime.now():%Y%m%d-%H%M%S}.json"
+    document = {
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        **asdict(report),
+    }
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -706,6 +974,20 @@ def arguments_parse() -> argparse.Namespace:
     parser.add_argument("--booths", type=int, default=BOOTHS, help="simulated booths (30)")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
     parser.add_argument(
+        "--local-effects",
+        type=float,
+        metavar="MP",
+        help="instead of the Gemini run: every booth sends photos of MP megapixels (e.g. 24) "
+        "to the local provider's sepia slot, all at once; reports the server's memory",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=EFFECTS_ROUNDS,
+        help="with --local-effects: photos each booth sends, one after the other "
+        f"({EFFECTS_ROUNDS})",
+    )
+    parser.add_argument(
         "--provider-seconds",
         type=float,
         nargs=2,
@@ -721,6 +1003,8 @@ def main() -> int:
     arguments = arguments_parse()
     minutes = 1.0 if arguments.quick else arguments.minutes
     work = Path(tempfile.mkdtemp(prefix="photochanger-load-"))
+    if arguments.local_effects:
+        return effects_main(arguments, work)
     try:
         report = benchmark(
             work,
@@ -739,6 +1023,28 @@ def main() -> int:
     report_print(report)
     if not arguments.no_json:
         print(f"\nwritten to {report_write(report).relative_to(REPO)}")
+    return 0 if all(check["passed"] for check in report.targets) else 1
+
+
+def effects_main(arguments: argparse.Namespace, work: Path) -> int:
+    try:
+        report = effects_benchmark(
+            work,
+            megapixels=arguments.local_effects,
+            booths=arguments.booths,
+            rounds=arguments.rounds,
+        )
+    except BenchError as error:
+        print(f"\nABORTED: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; server stopped", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    effects_report_print(report)
+    if not arguments.no_json:
+        print(f"\nwritten to {effects_report_write(report).relative_to(REPO)}")
     return 0 if all(check["passed"] for check in report.targets) else 1
 
 

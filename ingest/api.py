@@ -26,7 +26,7 @@ from ingest.uploads import booth_form_read
 from media.responses import stored_media_response
 from media.selectors import media_file_bytes, public_result
 from media.services import thumbnail_for_job
-from photochanger.auth import staff_auth
+from photochanger.auth import staff_auth, staff_with
 from photochanger.errors import InvalidRequest, ResultNotFound
 from photochanger.executors import run_database_work
 from photochanger.schemas import ErrorOut
@@ -57,7 +57,8 @@ class BoothPassword(APIKeyQuery):
 
     async def authenticate(self, request: HttpRequest, key: str | None) -> str:
         client = client_address(request)
-        await booth_gate(client=client, url_password=key)
+        slot_id = request.resolver_match.kwargs.get("slot_id", "") if request.resolver_match else ""
+        await booth_gate(client=client, url_password=key, slot_id=slot_id)
         return client
 
 
@@ -101,6 +102,7 @@ _OVERRIDES_HELP = (
 
 @staff_router.post(
     "/slots/{slot_id}/test-run",
+    auth=staff_with("slots.test_slot"),
     tags=["slots"],
     response=_ERRORS,
     openapi_extra=_IMAGE_ANSWER,
@@ -264,13 +266,19 @@ class JobOut(Schema):
         return context["request"].build_absolute_uri(path)
 
 
-@staff_router.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="Get a job")
+@staff_router.get(
+    "/jobs/{job_id}",
+    auth=staff_with("ingest.view_job"),
+    response={200: JobOut, 404: ErrorOut},
+    summary="Get a job",
+)
 def job_read(request: HttpRequest, job_id: str) -> Job:
     return job_detail(job_id=job_id)
 
 
 @staff_router.get(
     "/jobs/{job_id}/thumbnail",
+    auth=staff_with("ingest.view_job"),
     url_name="job_thumbnail",
     response={404: ErrorOut},
     summary="A job's result thumbnail",

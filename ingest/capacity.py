@@ -34,7 +34,8 @@ class InProcessCapacity:
             self._slots_by_job[job_id] = slot_id
             return True
 
-    def release(self, *, job_id: uuid.UUID) -> None:
+    def release(self, *, job_id: uuid.UUID, slot_id: str | None = None) -> None:
+        # A stopped process's places went with it: only this process's own are held here.
         with self._lock:
             self._slots_by_job.pop(job_id, None)
 
@@ -85,8 +86,10 @@ class RedisCapacity:
             self._slot_of[job_id] = slot_id
         return bool(granted)
 
-    def release(self, *, job_id: uuid.UUID) -> None:
-        slot_id = self._slot_of.pop(job_id, None)
+    def release(self, *, job_id: uuid.UUID, slot_id: str | None = None) -> None:
+        """Give the job's place back; ``slot_id`` names the slot of a job another process
+        admitted (one that stopped: ingest.workers)."""
+        slot_id = self._slot_of.pop(job_id, None) or slot_id
         if slot_id is None:
             return
         pipe = self._redis.pipeline()

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ingest.models import Job, JobSource, JobStatus
+from ingest.models import Job, JobSource, JobStatus, Worker
 from media.models import StoredMedia
 from media.services import media_file_delete, result_file_save, result_media_create
 from photochanger.errors import PhotoChangerError
@@ -19,9 +19,15 @@ from slots.models import Slot
 
 logger = logging.getLogger(__name__)
 
-# A job is only ever pending while a request waits on it; past its deadline plus this margin
-# it can only be the leftover of a crash.
+# A job is only ever pending while a request waits on it, and its worker closes it at its
+# deadline; past the deadline plus this margin it can only be the leftover of a crash, whoever
+# ran it.
 STALE_MARGIN = timedelta(minutes=2)
+# What a job closed by anyone but its own worker says: nothing is left to answer it.
+STOPPED = {
+    "failure_reason": "internal_error",
+    "failure_details": "the server stopped while processing",
+}
 
 
 def job_start(
@@ -34,8 +40,10 @@ def job_start(
     upload_size: int | None = None,
     upload_hash: str = "",
     metadata: dict[str, str] | None = None,
+    worker: str = "",
 ) -> Job:
-    """Record a request that passed the password and slot checks, as a pending job."""
+    """Record a request that passed the password and slot checks, as a pending job of
+    ``worker`` (the server process running it, see ingest.workers; empty for none known)."""
     return Job.objects.create(
         slot=slot,
         source=source,
@@ -47,6 +55,7 @@ def job_start(
         upload_size=upload_size,
         upload_hash=upload_hash,
         metadata=metadata or {},
+        worker=worker,
     )
 
 
@@ -115,16 +124,27 @@ class _JobClosedMeanwhile(Exception):
     pass
 
 
+def jobs_close_orphaned(*, now: datetime, this_worker: str) -> list[uuid.UUID]:
+    """Close the jobs whose worker stopped: pending, past their deadline, of a worker with no
+    live heartbeat; return their ids. A live worker's jobs are left to it, even past their
+    deadline (its own deadline handling closes them), and so are jobs of no known worker
+    (jobs_close_stale's margin applies to those)."""
+    closed = []
+    for job_id in _orphaned_jobs(now=now, this_worker=this_worker).values_list("pk", flat=True):
+        # Asked again row by row: the worker may have closed it meanwhile.
+        orphaned = _orphaned_jobs(now=now, this_worker=this_worker).filter(pk=job_id)
+        if orphaned.update(status=JobStatus.FAILED, finished_at=now, **STOPPED):
+            closed.append(job_id)
+    return closed
+
+
 def jobs_close_stale(*, now: datetime | None = None) -> int:
-    """Close jobs left pending by a crash as failed/internal_error; return how many."""
+    """The last resort of start-up and cleanup_media: close as failed/internal_error the jobs
+    jobs_close_orphaned would, and any job pending STALE_MARGIN past its deadline; return how
+    many."""
     now = now or timezone.now()
     with transaction.atomic():
-        return _stale_jobs(now=now).update(
-            status=JobStatus.FAILED,
-            failure_reason="internal_error",
-            failure_details="the server stopped while the job was running",
-            finished_at=now,
-        )
+        return _stale_jobs(now=now).update(status=JobStatus.FAILED, finished_at=now, **STOPPED)
 
 
 def jobs_count_stale(*, now: datetime | None = None) -> int:
@@ -132,8 +152,24 @@ def jobs_count_stale(*, now: datetime | None = None) -> int:
     return _stale_jobs(now=now or timezone.now()).count()
 
 
+def _orphaned_jobs(*, now: datetime, this_worker: str) -> QuerySet[Job]:
+    return (
+        Job.objects.filter(_orphaned(now=now))
+        .filter(status=JobStatus.PENDING)
+        .exclude(worker=this_worker)
+    )
+
+
 def _stale_jobs(*, now: datetime) -> QuerySet[Job]:
-    return Job.objects.filter(status=JobStatus.PENDING, deadline_at__lt=now - STALE_MARGIN)
+    return Job.objects.filter(
+        Q(deadline_at__lt=now - STALE_MARGIN) | _orphaned(now=now), status=JobStatus.PENDING
+    )
+
+
+def _orphaned(*, now: datetime) -> Q:
+    """Past its deadline, of a known worker that is no longer alive."""
+    alive = Worker.objects.filter(alive_until__gt=now).values("id")
+    return Q(deadline_at__lt=now) & ~Q(worker="") & ~Q(worker__in=alive)
 
 
 def _job_close(*, job_id: uuid.UUID, status: str, **fields: object) -> bool:

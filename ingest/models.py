@@ -1,4 +1,5 @@
-"""Jobs: one row per photo that passed the password and slot checks."""
+"""Jobs: one row per photo that passed the password and slot checks; workers: the server
+processes that run them, each showing it is alive (ingest.workers)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ class Job(models.Model):
     upload_hash_matches = models.BooleanField(_("hash matches"), null=True, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     result_expires_at = models.DateTimeField(_("result kept until"), null=True, blank=True)
+    # The Worker (server process) running the job; empty when the process keeps no heartbeat
+    # (the ASGI app under another server, a test run in-process). No foreign key: a worker's
+    # row may go long before its jobs do.
+    worker = models.CharField(_("worker"), max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]
@@ -73,7 +78,8 @@ class Job(models.Model):
                 name="job_failed_started_idx",
                 condition=models.Q(status__in=["failed", "timeout"]),
             ),
-            # cleanup_media and start-up: jobs still pending past their deadline.
+            # cleanup_media, start-up and each worker's watch (ingest.workers): jobs still
+            # pending past their deadline.
             models.Index(
                 fields=["deadline_at"],
                 name="job_pending_deadline_idx",
@@ -87,3 +93,24 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status != JobStatus.PENDING
+
+
+class Worker(models.Model):
+    """A server process that runs jobs, alive while ``alive_until`` is ahead (its heartbeat)."""
+
+    # Random, chosen when the process starts: a pid is reused, and several hosts share a table.
+    id = models.CharField(_("ID"), max_length=32, primary_key=True)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("process ID"))
+    started_at = models.DateTimeField(_("started at"))
+    # Each heartbeat moves it forward by a few heartbeats' time: the process says itself how
+    # long its silence means it stopped.
+    alive_until = models.DateTimeField(_("alive until"))
+
+    class Meta:
+        # No index: a row per process (a few), read whole by each watch.
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.host}, pid {self.pid})"

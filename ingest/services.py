@@ -18,14 +18,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.events import job_report
 from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
+from ingest.workers import current_worker
 from media.images import PhotoInfo, photo_inspect
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
 from media.services import provider_media_publish
@@ -60,13 +64,6 @@ from slots.services import SlotOverrides, ingest_password_check, settings_get, s
 
 logger = logging.getLogger(__name__)
 
-WRONG_PASSWORDS = FailureLimit(
-    name="ingest-password",
-    limit=django_settings.INGEST_PASSWORD_FAILURES,
-    window_seconds=300,
-    block_seconds=django_settings.INGEST_PASSWORD_BLOCK_MINUTES * 60,
-    message="too many wrong passwords from this address; try again later",
-)
 # With on_failure = original, these failures answer the guest's own photo instead.
 _FALLBACK_ERRORS = (ProviderFailed, ProviderTimeout, InternalError)
 
@@ -98,16 +95,37 @@ class Admission:
     capacity_error: Exception | None = None  # why the limits could not be asked
 
 
-async def booth_gate(*, client: str, url_password: str | None) -> None:
+def wrong_passwords() -> FailureLimit:
+    """The limit on wrong ingest passwords per address (its numbers: photochanger.throttle),
+    from the settings at each request, so a changed setting applies at once."""
+    return FailureLimit(
+        name="ingest-password",
+        limit=django_settings.INGEST_PASSWORD_FAILURES,
+        window_seconds=300,
+        block_seconds=django_settings.INGEST_PASSWORD_BLOCK_SECONDS,
+        budget=django_settings.INGEST_PASSWORD_HOURLY_FAILURES,
+        budget_seconds=3600,
+        listed=True,
+        message="too many wrong passwords from this address; try again later",
+    )
+
+
+def refused_address_release(*, address: str) -> bool:
+    """Forget an address's wrong passwords and lift its block, for staff who know it is a
+    booth; False when nothing was known of it."""
+    return wrong_passwords().release(address)
+
+
+async def booth_gate(*, client: str, url_password: str | None, slot_id: str = "") -> None:
     """The refusals made before the booth's form is read: an address that kept sending wrong
     passwords (429), a wrong password in the URL (401)."""
-    await run_database_work(_gate, client=client, url_password=url_password)
+    await run_database_work(_gate, client=client, url_password=url_password, slot_id=slot_id)
 
 
-def _gate(*, client: str, url_password: str | None) -> None:
-    WRONG_PASSWORDS.check(client)
+def _gate(*, client: str, url_password: str | None, slot_id: str) -> None:
+    wrong_passwords().check(client)
     if url_password:
-        _password_check(url_password, settings=settings_get(), client=client)
+        _password_check(url_password, settings=settings_get(), client=client, slot_id=slot_id)
 
 
 async def ingest_photo(
@@ -166,7 +184,7 @@ def _admit(
     else:
         if not password:
             raise InvalidRequest("the password is missing")
-        _password_check(password, settings=settings, client=client)
+        _password_check(password, settings=settings, client=client, slot_id=slot_id)
         slot = _slot_require(slot_id)
         if not slot.is_active:
             raise SlotDisabled(f"{slot.id} is switched off")
@@ -181,6 +199,7 @@ def _admit(
         upload_size=photo.size if photo else None,
         upload_hash=form.hash,
         metadata=form.metadata,
+        worker=current_worker(),
     )
     # Over capacity the request is refused at once, never queued: a guest kept waiting would
     # see the booth's own timeout instead of a clear answer.
@@ -215,10 +234,41 @@ def _slot_require(slot_id: str) -> Slot:
     return slot
 
 
-def _password_check(password: str, *, settings: GlobalSettings, client: str) -> None:
-    if not ingest_password_check(stored_hash=settings.ingest_password_hash, candidate=password):
-        WRONG_PASSWORDS.record_failure(client)
-        raise InvalidPassword("wrong password")
+def _password_check(password: str, *, settings: GlobalSettings, client: str, slot_id: str) -> None:
+    limit = wrong_passwords()
+    if ingest_password_check(stored_hash=settings.ingest_password_hash, candidate=password):
+        limit.record_success(client)
+        return
+    if _is_previous_password(password, settings=settings):
+        # A booth nobody updated, not a guesser: it uses none of the address's hourly budget.
+        limit.record_failure(client, tried=slot_id, reason="old_password", toward_budget=False)
+        raise InvalidPassword(_password_changed(settings))
+    limit.record_failure(client, tried=slot_id, reason="wrong_password")
+    raise InvalidPassword("wrong password")
+
+
+def _is_previous_password(password: str, *, settings: GlobalSettings) -> bool:
+    previous = settings.ingest_password_previous_hash
+    if not previous:
+        return False
+    # A booth that still has the old password sends it with every photo: the slow hash is
+    # worked out once per password tried (not through ingest_password_check, which would
+    # forget the current password's verified digest). The key is an HMAC under SECRET_KEY,
+    # never the password.
+    signature = salted_hmac("ingest-password-previous", f"{previous}\0{password}")
+    key = f"ingest-password:previous:{signature.hexdigest()}"
+    verdict = cache.get(key)
+    if verdict is None:
+        verdict = check_password(password, previous)
+        cache.set(key, verdict, timeout=3600)
+    return verdict
+
+
+def _password_changed(settings: GlobalSettings) -> str:
+    if settings.ingest_password_set_at is None:
+        return "the ingest password was changed; update the booth"
+    changed_at = timezone.localtime(settings.ingest_password_set_at).strftime("%H:%M %Z")
+    return f"the ingest password was changed at {changed_at}; update the booth"
 
 
 def _job_end(job_id: uuid.UUID) -> Job:
@@ -407,12 +457,15 @@ def _result_keep(
     )
     if media is None:
         raise InternalError(f"job {admission.job_id} was closed while it ran")
+    # Streamed back from storage even when the bytes are at hand: Django's ASGI handler keeps
+    # each finished response in a reference cycle until a full garbage collection (Django
+    # ticket #36700); with the bytes in it, 60 answers of 10 MB stayed in memory
+    # (bench/load.py --local-effects 24).
     return PhotoAnswer(
         job_id=admission.job_id,
         content_type=media.content_type,
         size=media.size_bytes,
-        data=b"" if result.photo_unchanged else result.data,
-        chunks=media_chunks(media) if result.photo_unchanged else None,
+        chunks=media_chunks(media),
         result_path=f"/public/results/{admission.job_id}",
         public_base_url=admission.settings.public_base_url,
     )

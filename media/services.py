@@ -18,7 +18,7 @@ from django.core.files.storage import FileSystemStorage, Storage, default_storag
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageOps
 
-from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, photo_inspect
+from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, flattened, photo_inspect
 from media.models import MediaKind, StoredMedia
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ def thumbnail_render(*, result: StoredMedia) -> bytes:
         image = ImageOps.exif_transpose(image)
         image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
         buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, "WEBP", quality=80)
+        # Transparent parts on white: the admin and the gallery show them on light pages.
+        flattened(image).save(buffer, "WEBP", quality=80)
     return buffer.getvalue()
 
 

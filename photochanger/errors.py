@@ -68,6 +68,13 @@ class UnsupportedMediaType(PhotoChangerError):
     failure_reason = "unsupported_media_type"
 
 
+class Forbidden(PhotoChangerError):
+    """A staff member whose role does not allow this (the same permission the admin checks)."""
+
+    http_status = 403
+    failure_reason = "forbidden"
+
+
 class RateLimited(PhotoChangerError):
     http_status = 429
     failure_reason = "rate_limited"

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 
 import daphne.server  # installs the asyncio reactor; must come before other Twisted imports
 from daphne.http_protocol import WebRequest
@@ -35,6 +36,7 @@ from zope.interface import implementer
 from photochanger.limits import MAX_REQUEST_BODY_BYTES, UPLOAD_CAP_MB
 
 logger = logging.getLogger(__name__)
+_REASON_PHRASES = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 
 # After a refusal the client may still be sending; keeping the socket open this long (without
 # reading) lets it read our answer before the connection is reset.
@@ -100,6 +102,13 @@ class CappedRequest(WebRequest):
         ):
             self.unregisterProducer()  # Twisted wants it gone before the request finishes
         super().handle_reply(message)
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        # Twisted's table of reason phrases stops short of 422 and 429 ("Unknown Status");
+        # the standard library's is complete.
+        if message is None and code not in http.RESPONSES:
+            message = _REASON_PHRASES.get(code)
+        super().setResponseCode(code, message)
 
     def handleContentChunk(self, data: bytes) -> None:
         self.body_bytes += len(data)

@@ -6,13 +6,22 @@ With no configuration at all the server runs: SQLite and media under ``var/``, t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+if sys.platform == "win32":
+    # Twisted (under daphne) refuses Windows' default Proactor event loop; daphne makes its
+    # loop when Django loads the "daphne" app, after these settings and before anything else.
+    asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +45,17 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _provider_base_url(value: str, *, default: str, variable: str) -> str:
+    """A provider's API address from the environment, checked at start-up."""
+    url = (value or default).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ImproperlyConfigured(f"{variable} must be an http:// or https:// address")
+    return url
+
+
 DEBUG = env.bool("DEBUG", default=False)
 # The booth reaches the server by whatever LAN address it has; the admin is behind a login.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
@@ -44,6 +64,14 @@ if env.bool("BEHIND_HTTPS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# Production behind HTTPS only (deploy/production.env.example). Off by default: booths on the
+# LAN post over plain HTTP. Monitoring on loopback (/healthz, /metrics) is never redirected.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# Browsers keep HSTS for this long (0: off); turn it on once HTTPS is known to work.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -57,6 +85,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # django-ninja's own copy of the Swagger UI for /api/docs: no CDN needed at an offline event.
+    "ninja",
     "axes",
     "slots",
     "ingest",
@@ -189,7 +219,11 @@ CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # Lockout counters and the refused addresses' list live here too: room for them all.
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
     )
 }
 if REDIS_URL:
@@ -202,13 +236,22 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# A client that sends this many wrong ingest passwords within 5 minutes is refused (429) for
-# INGEST_PASSWORD_BLOCK_MINUTES; the same for guessing result links.
+# Each server process shows it is alive this often, and as often closes the jobs of processes
+# silent for three of these (ingest.workers): a crashed process's jobs end within about
+# 40 s of their deadline.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+
+# Wrong ingest passwords (photochanger.throttle): this many in a row within 5 minutes block the
+# address for INGEST_PASSWORD_BLOCK_SECONDS (short, so a booth that is fixed works again at
+# once); at most INGEST_PASSWORD_HOURLY_FAILURES an hour per address, whatever the pace.
 INGEST_PASSWORD_FAILURES = env.int("INGEST_PASSWORD_FAILURES", default=10)
-INGEST_PASSWORD_BLOCK_MINUTES = env.int("INGEST_PASSWORD_BLOCK_MINUTES", default=5)
+INGEST_PASSWORD_BLOCK_SECONDS = env.int("INGEST_PASSWORD_BLOCK_SECONDS", default=30)
+INGEST_PASSWORD_HOURLY_FAILURES = env.int("INGEST_PASSWORD_HOURLY_FAILURES", default=100)
+# Unknown result links one client may ask for within 5 minutes before a 5-minute refusal.
 RESULT_GUESS_FAILURES = env.int("RESULT_GUESS_FAILURES", default=30)
 
-# GET /metrics is open unless this is set; then it needs "Authorization: Bearer <token>".
+# GET /metrics answers a scraper on this machine (loopback, not through a proxy), a staff API
+# token whose owner may view statistics, or "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # The public event gallery: page and data requests per client address per minute (thumbnails
 # get ten times as many).
@@ -222,6 +265,17 @@ PROVIDER_API_KEYS = {
     "turbotext": env.str("TURBOTEXT_API_KEY", default=""),
     "openai": env.str("OPENAI_API_KEY", default=""),
 }
+# Where each provider's API calls go, with its key. Only the machine's owner may point them
+# elsewhere (a proxy, a test server): slot settings and the staff API cannot, so a staff
+# account can never send the keys to a host of its choosing.
+PROVIDER_BASE_URLS = {
+    provider: _provider_base_url(env.str(variable, default=""), default=default, variable=variable)
+    for provider, variable, default in (
+        ("gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+        ("turbotext", "TURBOTEXT_BASE_URL", "https://www.turbotext.ru"),
+        ("openai", "OPENAI_BASE_URL", "https://api.openai.com"),
+    )
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -230,10 +284,16 @@ LOGGING = {
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {
+        "provider_failures_as_warnings": {
+            "()": "photochanger.log_filters.ProviderFailuresAsWarnings"
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.request": {"level": "ERROR"},
+        # 5xx answers; a provider's 502 or 504 is a warning (photochanger.log_filters).
+        "django.request": {"level": "ERROR", "filters": ["provider_failures_as_warnings"]},
         "daphne": {"level": "WARNING"},
     },
 }

@@ -84,9 +84,16 @@ class Provider(Protocol):
     needs_public_urls: bool
     # The slot settings the provider reads: checked on save, read for calls, shown to staff.
     settings_model: type[ProviderSettings]
+    # False for the offline provider: no key to set before a slot can work.
+    needs_api_key: bool
 
     def uses_template_images(self, operation: str) -> bool:
         """Whether ``operation`` reads the slot's template images (else they are not loaded)."""
+        ...
+
+    def required_template_roles(self, operation: str) -> tuple[str, ...]:
+        """The template roles ``operation`` cannot work without (a slot is not ready without
+        them)."""
         ...
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:

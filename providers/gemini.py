@@ -34,7 +34,6 @@ from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
     Attempts,
     ProviderSettings,
-    http_base_url,
     problem,
     text,
     text_or_default,
@@ -44,7 +43,6 @@ from providers.settings import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gemini-2.5-flash-image"
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 # What Gemini's imageConfig accepts; anything else is a 400 for every guest.
 AspectRatio = Literal["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 ImageSize = Literal["1K", "2K", "4K"]
@@ -73,12 +71,6 @@ def _model_problem(model: str) -> str:
     ) % {"model": model, "example": DEFAULT_MODEL}
 
 
-def _base_url_problem(url: str) -> str:
-    return gettext("The base URL must be an http:// or https:// address, such as %(example)s.") % {
-        "example": DEFAULT_BASE_URL
-    }
-
-
 def _aspect_ratio_problem(ratio: str) -> str:
     return gettext(
         "The aspect ratio must be one of %(choices)s; leave it empty to let Gemini choose."
@@ -101,9 +93,6 @@ def _image_size_name(value: object) -> str:
     return text_or_default(value).upper()
 
 
-_BaseUrl = http_base_url(_base_url_problem)
-
-
 class GeminiSettings(ProviderSettings):
     provider = "gemini"
     # A wrong prompt, model or address leaves nothing to call.
@@ -119,9 +108,6 @@ class GeminiSettings(ProviderSettings):
         worded(_model_problem, normalised=_model_name),
     ] = Field(
         DEFAULT_MODEL, description="The Gemini image model, with or without the models/ prefix"
-    )
-    base_url: _BaseUrl = Field(
-        DEFAULT_BASE_URL, description="The address of Gemini's API, or of a proxy in front of it"
     )
     aspect_ratio: Annotated[
         AspectRatio | None, worded(_aspect_ratio_problem, normalised=text_or_default)
@@ -157,10 +143,14 @@ class GeminiProvider:
     name = "gemini"
     operations = ("generate",)
     needs_public_urls = False
+    needs_api_key = True
     settings_model = GeminiSettings
 
     def uses_template_images(self, operation: str) -> bool:
         return True
+
+    def required_template_roles(self, operation: str) -> tuple[str, ...]:
+        return ()  # template images are optional references
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
         problems = {}

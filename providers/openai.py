@@ -38,7 +38,6 @@ from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
     Attempts,
     ProviderSettings,
-    http_base_url,
     text,
     text_or_default,
     worded,
@@ -47,7 +46,6 @@ from providers.settings import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-image-1"
-DEFAULT_BASE_URL = "https://api.openai.com"
 # What the edits endpoint accepts; OpenAI wants them lowercase.
 Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
 OutputFormat = Literal["png", "jpeg", "webp"]
@@ -72,12 +70,6 @@ def _model_problem(model: str) -> str:
         "“%(model)s” is not an OpenAI model name: use letters, digits, dots, dashes "
         "and underscores only, such as %(example)s."
     ) % {"model": model, "example": DEFAULT_MODEL}
-
-
-def _base_url_problem(url: str) -> str:
-    return gettext("The base URL must be an http:// or https:// address, such as %(example)s.") % {
-        "example": DEFAULT_BASE_URL
-    }
 
 
 def _size_problem(size: str) -> str:
@@ -108,9 +100,6 @@ def _output_format_name(value: object) -> str:
     return "jpeg" if name == "jpg" else name
 
 
-_BaseUrl = http_base_url(_base_url_problem)
-
-
 class OpenAISettings(ProviderSettings):
     provider = "openai"
     # A wrong prompt, model or address leaves nothing to call.
@@ -125,9 +114,6 @@ class OpenAISettings(ProviderSettings):
         Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
         worded(_model_problem, normalised=text_or_default),
     ] = Field(DEFAULT_MODEL, description="The OpenAI image model")
-    base_url: _BaseUrl = Field(
-        DEFAULT_BASE_URL, description="The address of OpenAI's API, or of a proxy in front of it"
-    )
     size: Annotated[Size, worded(_size_problem, normalised=_lowercase)] = Field(
         "auto", description="The image's size in pixels, auto to let OpenAI choose"
     )
@@ -159,10 +145,14 @@ class OpenAIProvider:
     name = "openai"
     operations = ("edit",)
     needs_public_urls = False
+    needs_api_key = True
     settings_model = OpenAISettings
 
     def uses_template_images(self, operation: str) -> bool:
         return True
+
+    def required_template_roles(self, operation: str) -> tuple[str, ...]:
+        return ()  # template images are optional references
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
         problems = {}

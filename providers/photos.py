@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from media.images import CONTENT_TYPES
+from media.images import CONTENT_TYPES, flattened
 from providers.base import ProviderInputError
 
 MAX_SIDE = 2048
@@ -47,9 +47,7 @@ def _reencoded(image: Image.Image) -> bytes:
         # Bicubic is a third faster than Lanczos here, and the model does not see the difference.
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BICUBIC)
     # Turned upright after shrinking: rotating fewer pixels is cheaper.
-    upright = ImageOps.exif_transpose(image)
-    if upright.mode not in ("RGB", "L"):
-        upright = upright.convert("RGB")
+    upright = flattened(ImageOps.exif_transpose(image))
     buffer = io.BytesIO()
     upright.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
     return buffer.getvalue()

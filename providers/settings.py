@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Self
-from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.utils import translation
 from django.utils.translation import gettext
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -67,15 +66,24 @@ class ProviderSettings(BaseModel):
         }
         return data | missing
 
+    @property
+    def base_url(self) -> str:
+        """Where the provider's calls (and its key) go: only the machine's owner sets it, in
+        the environment (GEMINI_BASE_URL, …), never a slot."""
+        return django_settings.PROVIDER_BASE_URLS[self.provider]
+
     @classmethod
     def problems(cls, settings: dict, *, operation: str) -> dict[str, str]:
         """What is wrong with ``settings`` by setting name, worded for event staff in the
         active language; empty when they are valid."""
+        problems = {}
         try:
             cls.model_validate(settings, context={"operation": operation})
         except ValidationError as error:
-            return _problems_of(error)
-        return {}
+            problems = _problems_of(error)
+        if isinstance(settings, dict) and "base_url" in settings:
+            problems["base_url"] = _base_url_refused(cls.provider)
+        return problems
 
     @classmethod
     def for_call(cls, settings: dict, *, operation: str) -> Self:
@@ -96,6 +104,13 @@ class ProviderSettings(BaseModel):
             raise ProviderError(f"the slot's {cls.provider} settings are not valid: {listed}")
         kept = {name: value for name, value in settings.items() if name not in problems}
         return cls.model_validate(kept, context=context)
+
+
+def _base_url_refused(provider: str) -> str:
+    return gettext(
+        "base_url is no longer a slot setting: the provider's API key would go to that address. "
+        "Remove it; the server's owner sets %(variable)s in its environment instead."
+    ) % {"variable": f"{provider.upper()}_BASE_URL"}
 
 
 def _problems_of(error: ValidationError) -> dict[str, str]:
@@ -166,39 +181,9 @@ def number_or_default(value: object) -> object:
     return value
 
 
-def is_http_url(url: str) -> bool:
-    # The URL is the start of every call's address, so a query or fragment would swallow the path.
-    try:
-        parts = urlsplit(url)
-        has_host = bool(parts.hostname)
-    except ValueError:  # a malformed port or IPv6 address
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and has_host
-        and not any(character in "?#" or character.isspace() for character in url)
-    )
-
-
-def _http_url(url: str) -> str:
-    if not is_http_url(url):
-        raise ValueError("not an http:// or https:// address")
-    return url
-
-
 # Setting types that more than one provider declares.
 
 Text = Annotated[str, BeforeValidator(text)]
-
-
-def http_base_url(message: Callable[[Any], str]) -> Any:
-    """The address a provider's API calls start with; empty is the default, a trailing slash
-    is dropped."""
-    return Annotated[
-        str,
-        AfterValidator(_http_url),
-        worded(message, normalised=lambda value: text_or_default(value).rstrip("/")),
-    ]
 
 
 def whole_number(

@@ -33,7 +33,6 @@ from providers.settings import (
     MAX_ATTEMPTS_LIMIT,
     ProviderSettings,
     Text,
-    http_base_url,
     number_or_default,
     problem,
     text,
@@ -43,7 +42,6 @@ from providers.settings import (
 logger = logging.getLogger(__name__)
 
 OPERATIONS = ("generate_image2image", "mix_images", "deepfake_photo")
-DEFAULT_BASE_URL = "https://www.turbotext.ru"
 MIN_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 10.0
 MAX_MIN_QUEUE_SECONDS = 120.0
@@ -87,10 +85,6 @@ def _face_restore_problem(face_restore: object) -> str:
     return gettext("face_restore must be true or false")
 
 
-def _base_url_problem(url: object) -> str:
-    return gettext("base_url must be an http:// or https:// URL")
-
-
 def _poll_seconds_problem(seconds: object) -> str:
     return gettext("poll_seconds must be a number from %(low)s to %(high)s") % {
         "low": MIN_POLL_SECONDS,
@@ -111,7 +105,6 @@ def _max_attempts_problem(attempts: object) -> str:
 # Turbotext's numbers may be written as text ("40", "0.5"): slots have been saved that way.
 _Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _Whole = Annotated[int, Field(strict=True)]
-_BaseUrl = http_base_url(_base_url_problem)
 
 
 class TurbotextSettings(ProviderSettings):
@@ -142,7 +135,6 @@ class TurbotextSettings(ProviderSettings):
     face_restore: Annotated[bool, Field(strict=True), worded(_face_restore_problem)] = Field(
         True, description="Whether deepfake_photo restores the face's detail"
     )
-    base_url: _BaseUrl = Field(DEFAULT_BASE_URL, description="The address of Turbotext's API")
     poll_seconds: Annotated[
         _Number,
         Field(ge=MIN_POLL_SECONDS, le=MAX_POLL_SECONDS),
@@ -212,10 +204,14 @@ class TurbotextProvider:
     name = "turbotext"
     operations = OPERATIONS
     needs_public_urls = True
+    needs_api_key = True
     settings_model = TurbotextSettings
 
     def uses_template_images(self, operation: str) -> bool:
         return operation in _TEMPLATE_ROLES
+
+    def required_template_roles(self, operation: str) -> tuple[str, ...]:
+        return (_TEMPLATE_ROLES[operation],) if operation in _TEMPLATE_ROLES else ()
 
     def settings_problems(self, operation: str, settings: dict) -> dict[str, str]:
         # Worded in the active language: staff read these on the slot page.
@@ -292,7 +288,7 @@ def _queue_fields(request: ProviderRequest, options: TurbotextSettings) -> dict[
         # guest photo goes into url_image_target (as in mix_images) and the template into url.
         fields["url"] = _template_url(request, "background")
         fields["url_image_target"] = request.photo_url
-        fields["face_restore"] = "1" if options.face_restore else "0"
+        fields["face_restore"] = "True" if options.face_restore else "False"
     return fields
 
 

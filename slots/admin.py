@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -28,6 +29,7 @@ from media.images import photo_inspect
 from photochanger.errors import UnsupportedMediaType
 from providers.schema import provider_settings_help
 from slots.models import GlobalSettings, Slot, TemplateImage
+from slots.readiness import slot_missing
 from slots.selectors import provider_operations, settings_overview, slots_counting_jobs_today
 from slots.services import (
     PROVIDER_KEY_NAMES,
@@ -37,6 +39,7 @@ from slots.services import (
     provider_key_set,
     settings_get,
     settings_update,
+    slot_changes_within_operation,
     slot_settings_problems,
     slot_update,
     template_image_add,
@@ -87,6 +90,19 @@ def _operations_help() -> str:
     )
 
 
+def _operation_choices() -> list[tuple[str, str]]:
+    """Every provider's operations, each named with the providers that have it; whether it
+    fits the chosen provider is checked when the slot is saved."""
+    providers_of: dict[str, list[str]] = {}
+    for provider, operations in provider_operations().items():
+        for operation in operations:
+            providers_of.setdefault(operation, []).append(provider)
+    return [
+        (operation, f"{operation} ({', '.join(providers)})")
+        for operation, providers in sorted(providers_of.items())
+    ]
+
+
 class SlotForm(forms.ModelForm):
     settings = SlotSettingsField(
         label=_("Settings"),
@@ -97,15 +113,20 @@ class SlotForm(forms.ModelForm):
         ),
     )
 
+    operation = forms.ChoiceField(label=_("Operation"), choices=_operation_choices)
+    # Set by SlotAdmin.get_form for an event operator: only the prompt may change in settings.
+    prompt_only = False
+
     class Meta:
         model = Slot
         fields = SLOT_EDITABLE_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["operation"].help_text = _("Each provider's operations: %(list)s") % {
-            "list": _operations_help()
-        }
+        if "operation" in self.fields:
+            self.fields["operation"].help_text = _("Each provider's operations: %(list)s") % {
+                "list": _operations_help()
+            }
         self.fields["settings"].widget.attrs.update(
             rows=14, cols=80, spellcheck="false", style="font-family: monospace"
         )
@@ -121,6 +142,14 @@ class SlotForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        beyond_prompt = "settings" in cleaned and not slot_changes_within_operation(
+            slot=self.instance, changes={"settings": cleaned["settings"]}
+        )
+        if self.prompt_only and beyond_prompt:
+            self.add_error(
+                "settings",
+                _("Your role may change only the prompt here; ask an event admin for more."),
+            )
         combination = ("provider", "operation", "settings")
         if all(name in cleaned for name in combination):
             problems = slot_settings_problems(
@@ -223,6 +252,7 @@ class SlotAdmin(admin.ModelAdmin):
         "provider",
         "operation",
         "is_active",
+        "readiness",
         "done_today",
         "failed_today",
     )
@@ -242,6 +272,23 @@ class SlotAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Slot | None = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Slot | None = None) -> bool:
+        # An event operator may switch slots and edit prompts (get_readonly_fields, the form).
+        return super().has_change_permission(request, obj) or request.user.has_perm(
+            "slots.operate_slot"
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Slot | None = None) -> tuple:
+        if request.user.has_perm("slots.change_slot"):
+            return self.readonly_fields
+        kept = ("is_active", "settings")
+        return tuple(name for name in flatten_fieldsets(self.fieldsets) if name not in kept)
+
+    def get_form(self, request: HttpRequest, obj: Slot | None = None, **kwargs: Any) -> type:
+        form = super().get_form(request, obj, **kwargs)
+        form.prompt_only = not request.user.has_perm("slots.change_slot")
+        return form
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Slot]:
         # Today's counts come in the same query as the page's slots.
         return slots_counting_jobs_today(super().get_queryset(request).select_related("updated_by"))
@@ -258,6 +305,15 @@ class SlotAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "test_run_labels": _test_run_labels()}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    @admin.display(description=_("ready"))
+    def readiness(self, slot: Slot) -> str:
+        missing = slot_missing(slot=slot)
+        if not missing:
+            return _("ready")
+        return format_html(
+            '<span class="not-ready" title="{}">⚠ {}</span>', " ".join(missing), _("not ready")
+        )
+
     @admin.display(description=_("done today"))
     def done_today(self, slot: Slot) -> int:
         return slot.jobs_done
@@ -271,8 +327,26 @@ class SlotAdmin(admin.ModelAdmin):
         slot_update(
             slot=obj,
             user=request.user,
-            changes={name: form.cleaned_data[name] for name in SLOT_EDITABLE_FIELDS},
+            # An operator's form has only the fields their role may change.
+            changes={
+                name: form.cleaned_data[name]
+                for name in SLOT_EDITABLE_FIELDS
+                if name in form.cleaned_data
+            },
         )
+
+    def save_related(
+        self, request: HttpRequest, form: SlotForm, formsets: list, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        # Checked once the template images are saved too: they may be what was missing.
+        slot = Slot.objects.prefetch_related("template_images").get(pk=form.instance.pk)
+        if missing := slot_missing(slot=slot):
+            messages.warning(
+                request,
+                _("“%(slot)s” is saved but not ready: %(missing)s")
+                % {"slot": slot.display_name, "missing": " ".join(missing)},
+            )
 
     def save_formset(
         self, request: HttpRequest, form: SlotForm, formset: BaseInlineFormSet, change: bool
@@ -377,14 +451,20 @@ class GlobalSettingsForm(forms.ModelForm):
         for provider in PROVIDER_KEY_NAMES:
             state = states[provider]
             if state.source == "settings":
-                status = _("Configured since %(when)s") % {
+                status = _("Configured since %(when)s.") % {
                     "when": local_time_text(state.configured_since)
                 }
             elif state.source == "environment":
                 status = _("From the environment; a key set here takes its place.")
             else:
                 status = _("Not configured: this provider's slots fail with provider_error.")
-            self.fields[f"new_{provider}_key"].help_text = status
+            if state.unreadable:
+                status = _(
+                    "The key set here can no longer be read (the server's secret key changed): "
+                    "enter it again."
+                )
+            calls_go_to = _("Calls go to %(address)s.") % {"address": state.base_url}
+            self.fields[f"new_{provider}_key"].help_text = f"{status} {calls_go_to}"
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -11,10 +11,11 @@ from ninja import File, Form, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict, Field, StringConstraints
 
 from media.selectors import media_file_bytes
-from photochanger.auth import staff_auth
+from photochanger.auth import permissions_require, staff_auth, staff_with
 from photochanger.schemas import ErrorOut
 from providers.schema import provider_settings_schema
 from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
+from slots.readiness import slot_missing
 from slots.selectors import (
     SettingsOverview,
     settings_overview,
@@ -26,7 +27,9 @@ from slots.selectors import (
 from slots.services import (
     ingest_password_set,
     provider_key_set,
+    settings_get,
     settings_update,
+    slot_changes_within_operation,
     slot_update,
     template_image_add,
     template_image_delete,
@@ -85,9 +88,20 @@ class SlotOut(Schema):
             "timeout": slot.jobs_timeout,
         }
 
+    ready: bool = Field(description="Whether the slot can process a photo now.")
+    missing: list[str] = Field(
+        description="What it lacks to process one (a key, a template image, the public base "
+        "URL, valid settings), worded for staff; empty when ready. Saving is not refused for "
+        "it: set-up may happen in steps."
+    )
+
     @staticmethod
     def resolve_updated_by(slot: Slot) -> str | None:
         return slot.updated_by.get_username() if slot.updated_by else None
+
+    @staticmethod
+    def resolve_ready(slot: Slot) -> bool:
+        return not slot.missing
 
 
 class SlotPatchIn(Schema):
@@ -119,6 +133,15 @@ class ProviderKeyOut(Schema):
     configured: bool
     configured_since: datetime | None = Field(description="When staff set it; null from env.")
     source: Literal["settings", "environment"] | None
+    base_url: str = Field(
+        description="Where this provider's calls and key go: its own API, or the address the "
+        "server's owner set in the environment (GEMINI_BASE_URL, OPENAI_BASE_URL, "
+        "TURBOTEXT_BASE_URL). Slots cannot change it."
+    )
+    unreadable: bool = Field(
+        description="A key set here can no longer be decrypted (the server's SECRET_KEY "
+        "changed): set it again."
+    )
 
 
 class ProviderKeysOut(Schema):
@@ -161,32 +184,59 @@ class ProviderKeyIn(Schema):
     key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 
 
-@router.get("/slots", response=list[SlotOut], summary="List the slots")
+@router.get(
+    "/slots",
+    auth=staff_with("slots.view_slot"),
+    response=list[SlotOut],
+    summary="List the slots",
+)
 def slot_list(request: HttpRequest) -> list[Slot]:
-    return slots_overview()
+    return _with_readiness(slots_overview())
 
 
-@router.get("/slots/{slot_id}", response={200: SlotOut, 404: ErrorOut}, summary="Get a slot")
+@router.get(
+    "/slots/{slot_id}",
+    auth=staff_with("slots.view_slot"),
+    response={200: SlotOut, 404: ErrorOut},
+    summary="Get a slot",
+)
 def slot_detail(request: HttpRequest, slot_id: str) -> Slot:
-    return slot_overview(slot_id=slot_id)
+    return _with_readiness([slot_overview(slot_id=slot_id)])[0]
 
 
 @router.patch(
     "/slots/{slot_id}",
+    auth=staff_with("slots.view_slot"),
     response={200: SlotOut, 404: ErrorOut, 422: ErrorOut},
     summary="Change a slot",
-    description="Checked as a whole; it takes effect on the next photo. 422 names each field.",
+    description="Checked as a whole; it takes effect on the next photo. 422 names each field. "
+    "Switching it on or off and changing its prompt need slots.operate_slot; anything else "
+    "slots.change_slot.",
 )
 def slot_change(request: HttpRequest, slot_id: str, payload: SlotPatchIn) -> Slot:
-    return slot_update(
-        slot=slot_overview(slot_id=slot_id),
-        user=request.auth,
-        changes=payload.model_dump(mode="json", exclude_unset=True),
-    )
+    slot = slot_overview(slot_id=slot_id)
+    changes = payload.model_dump(mode="json", exclude_unset=True)
+    # An event operator may switch the slot and edit its prompt; anything else is the
+    # "change slot" permission's, as in the admin.
+    if not slot_changes_within_operation(slot=slot, changes=changes):
+        permissions_require(request.auth, ["slots.change_slot"])
+    elif not request.auth.has_perm("slots.change_slot"):
+        permissions_require(request.auth, ["slots.operate_slot"])
+    slot_update(slot=slot, user=request.auth, changes=changes)
+    return _with_readiness([slot_overview(slot_id=slot_id)])[0]
+
+
+def _with_readiness(slots: list[Slot]) -> list[Slot]:
+    """The slots, each with what it lacks to process a photo (SlotOut.missing)."""
+    settings = settings_get()
+    for slot in slots:
+        slot.missing = slot_missing(slot=slot, settings=settings)
+    return slots
 
 
 @router.post(
     "/slots/{slot_id}/template-images",
+    auth=staff_with("slots.change_slot", "slots.add_templateimage"),
     response={201: TemplateImageOut, 404: ErrorOut, 415: ErrorOut, 422: ErrorOut},
     summary="Add a template image",
     description="A whole JPEG, PNG or WebP (else 415).",
@@ -200,6 +250,7 @@ def template_image_upload(
 
 @router.delete(
     "/slots/{slot_id}/template-images/{image_id}",
+    auth=staff_with("slots.change_slot", "slots.delete_templateimage"),
     response={204: None, 404: ErrorOut},
     summary="Remove a template image",
 )
@@ -210,6 +261,7 @@ def template_image_remove(request: HttpRequest, slot_id: str, image_id: int) -> 
 
 @router.get(
     "/slots/{slot_id}/template-images/{image_id}/file",
+    auth=staff_with("slots.view_templateimage"),
     url_name="slot_template_image_file",
     response={404: ErrorOut},
     summary="Download a template image",
@@ -232,13 +284,20 @@ def template_image_file(request: HttpRequest, slot_id: str, image_id: int) -> Ht
     return response
 
 
-@router.get("/settings", response=SettingsOut, tags=["settings"], summary="Get the settings")
+@router.get(
+    "/settings",
+    auth=staff_with("slots.view_globalsettings"),
+    response=SettingsOut,
+    tags=["settings"],
+    summary="Get the settings",
+)
 def settings_detail(request: HttpRequest) -> SettingsOverview:
     return settings_overview()
 
 
 @router.patch(
     "/settings",
+    auth=staff_with("slots.change_globalsettings"),
     response={200: SettingsOut, 422: ErrorOut},
     tags=["settings"],
     summary="Change the settings",
@@ -251,6 +310,7 @@ def settings_change(request: HttpRequest, payload: SettingsPatchIn) -> SettingsO
 
 @router.put(
     "/settings/ingest-password",
+    auth=staff_with("slots.change_globalsettings"),
     response={204: None, 422: ErrorOut},
     tags=["settings"],
     summary="Set the ingest password",
@@ -263,6 +323,7 @@ def ingest_password_change(request: HttpRequest, payload: IngestPasswordIn) -> S
 
 @router.put(
     "/settings/provider-keys/{provider}",
+    auth=staff_with("slots.change_globalsettings"),
     response={204: None, 422: ErrorOut},
     tags=["settings"],
     summary="Set a provider's API key",
@@ -277,6 +338,7 @@ def provider_key_change(
 
 @router.delete(
     "/settings/provider-keys/{provider}",
+    auth=staff_with("slots.change_globalsettings"),
     response={204: None},
     tags=["settings"],
     summary="Clear a provider's API key",

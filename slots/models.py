@@ -63,6 +63,11 @@ class Slot(models.Model):
         ordering = ["id"]
         verbose_name = _("slot")
         verbose_name_plural = _("slots")
+        # What an event operator may do to a slot without the full "change slot" permission.
+        permissions = [
+            ("operate_slot", _("Can switch a slot on or off and edit its prompt")),
+            ("test_slot", _("Can try a slot with a test photo")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} · {self.display_name}"
@@ -133,11 +138,14 @@ class GlobalSettings(models.Model):
     ingest_password_hash = models.CharField(max_length=256, blank=True)
     ingest_password_set_at = models.DateTimeField(null=True, blank=True)
     ingest_password_set_by = models.CharField(max_length=150, blank=True)
-    gemini_api_key = models.CharField(max_length=256, blank=True)
+    # The password before the last change: a booth still sending it is told it was changed.
+    ingest_password_previous_hash = models.CharField(max_length=256, blank=True)
+    # Encrypted (photochanger.encryption): never stored in the clear.
+    gemini_api_key = models.CharField(max_length=1024, blank=True)
     gemini_api_key_set_at = models.DateTimeField(null=True, blank=True)
-    turbotext_api_key = models.CharField(max_length=256, blank=True)
+    turbotext_api_key = models.CharField(max_length=1024, blank=True)
     turbotext_api_key_set_at = models.DateTimeField(null=True, blank=True)
-    openai_api_key = models.CharField(max_length=256, blank=True)
+    openai_api_key = models.CharField(max_length=1024, blank=True)
     openai_api_key_set_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

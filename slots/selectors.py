@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from photochanger.encryption import secret_decrypt
 from photochanger.errors import SlotNotFound, TemplateImageNotFound
 from providers.registry import provider_for
 from slots.models import GlobalSettings, Provider, Slot, TemplateImage
@@ -102,7 +103,7 @@ def template_image_names(names: list[str]) -> set[str]:
 def provider_api_key(*, settings: GlobalSettings, provider: str) -> str:
     """The key staff set in the admin, else the one from the environment, else ''."""
     field = _API_KEY_FIELDS.get(provider)
-    from_admin = getattr(settings, field, "") if field else ""
+    from_admin = secret_decrypt(getattr(settings, field, "")) if field else ""
     return from_admin or django_settings.PROVIDER_API_KEYS.get(provider, "")
 
 
@@ -118,6 +119,10 @@ class ProviderKeyState:
     configured: bool
     configured_since: datetime | None
     source: str | None  # "settings", "environment" or None
+    # The address the provider's calls (and this key) go to, from the server's environment.
+    base_url: str
+    # A key staff set that can no longer be decrypted (the installation's SECRET_KEY changed).
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,11 +162,14 @@ def settings_overview() -> SettingsOverview:
 
 
 def _provider_key_state(row: GlobalSettings, provider: str, field: str) -> ProviderKeyState:
-    if getattr(row, field):
-        return ProviderKeyState(True, getattr(row, f"{field}_set_at"), "settings")
+    base_url = django_settings.PROVIDER_BASE_URLS[provider]
+    stored = getattr(row, field)
+    unreadable = bool(stored) and secret_decrypt(stored) is None
+    if stored and not unreadable:
+        return ProviderKeyState(True, getattr(row, f"{field}_set_at"), "settings", base_url)
     if django_settings.PROVIDER_API_KEYS.get(provider):
-        return ProviderKeyState(True, None, "environment")
-    return ProviderKeyState(False, None, None)
+        return ProviderKeyState(True, None, "environment", base_url, unreadable)
+    return ProviderKeyState(False, None, None, base_url, unreadable)
 
 
 def provider_operations() -> dict[str, tuple[str, ...]]:

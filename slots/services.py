@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from media.services import media_file_delete, template_image_file_save
+from photochanger.encryption import secret_encrypt
 from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
@@ -40,9 +41,12 @@ def settings_get() -> GlobalSettings:
 
 
 def ingest_password_set(*, password: str, set_by: str) -> None:
-    """Store a new ingest password, hashed; the old one stops working at once."""
+    """Store a new ingest password, hashed; the old one stops working at once. Its hash is
+    kept as the previous one, so a booth still sending it can be told the password changed."""
     stored = make_password(password)
     GlobalSettings.objects.filter(pk=settings_get().pk).update(
+        # Read by the UPDATE itself: the hash being replaced, even if another process set it.
+        ingest_password_previous_hash=F("ingest_password_hash"),
         ingest_password_hash=stored,
         ingest_password_set_at=timezone.now(),
         ingest_password_set_by=set_by,
@@ -159,6 +163,29 @@ SETTINGS_EDITABLE_FIELDS = (
 PROVIDER_KEY_NAMES = ("gemini", "turbotext", "openai")
 
 
+# The settings that hold a slot's prompt (Turbotext calls it content): an event operator may
+# edit them, and switch the slot on or off, but nothing else (photochanger.roles).
+PROMPT_SETTINGS = ("prompt", "content")
+
+
+def slot_changes_within_operation(*, slot: Slot, changes: dict) -> bool:
+    """Whether ``changes`` only switch ``slot`` on or off and edit its prompt (values sent
+    unchanged do not count)."""
+    for name, value in changes.items():
+        if name == "is_active" or getattr(slot, name) == value:
+            continue
+        if name == "settings" and _without_prompt(value) == _without_prompt(slot.settings):
+            continue
+        return False
+    return True
+
+
+def _without_prompt(settings: object) -> object:
+    if not isinstance(settings, dict):
+        return settings
+    return {name: value for name, value in settings.items() if name not in PROMPT_SETTINGS}
+
+
 def slot_update(*, slot: Slot, user: object, changes: dict) -> Slot:
     """Apply staff's changes to a slot, checked as a whole; it takes effect on the next photo.
 
@@ -204,13 +231,13 @@ def settings_update(*, changes: dict) -> GlobalSettings:
 
 
 def provider_key_set(*, provider: str, key: str) -> None:
-    """Store a provider's API key (an empty key clears it). It is never shown back."""
+    """Store a provider's API key, encrypted (an empty key clears it). It is never shown back."""
     if provider not in PROVIDER_KEY_NAMES:
         raise SlotSettingsInvalid({"provider": f"Unknown provider {provider!r}."})
     key = key.strip()
     GlobalSettings.objects.filter(pk=settings_get().pk).update(
         **{
-            f"{provider}_api_key": key,
+            f"{provider}_api_key": secret_encrypt(key),
             f"{provider}_api_key_set_at": timezone.now() if key else None,
         }
     )

@@ -6,14 +6,19 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from django.urls import reverse
+from ninja import Field, Query, Router, Schema, Status
 
-from photochanger.auth import staff_auth
+from ingest.services import refused_address_release
+from photochanger.auth import staff_auth, staff_with
+from photochanger.throttle import RefusedClient
 from stats.selectors import (
     MAX_WINDOW_MINUTES,
     MIN_WINDOW_MINUTES,
     Overview,
+    RecentFailure,
     SlotsOverview,
+    refused_addresses,
     stats_overview,
     stats_slots,
 )
@@ -28,9 +33,15 @@ class WindowQuery(Schema):
         le=MAX_WINDOW_MINUTES,
         description="The window, ending now: 5 minutes to 3 days.",
     )
-    source: Literal["ingest", "test_run"] | None = Field(
-        None, description="Only booth jobs or only test runs; both when absent."
+    source: Literal["ingest", "test_run", "all"] = Field(
+        "ingest",
+        description="The booth's jobs (the default: test runs are no part of the event), "
+        "only test runs, or all jobs.",
     )
+
+    @property
+    def job_source(self) -> str | None:
+        return None if self.source == "all" else self.source
 
 
 class WindowOut(Schema):
@@ -68,10 +79,16 @@ class FailureOut(Schema):
     source: str
     status: str
     failure_reason: str
+    failure_details: str = Field(description="What went wrong, in the server's words.")
+    job_url: str = Field(description="The job's page in the admin.")
     http_status: int | None
     started_at: datetime
     finished_at: datetime | None
     duration_ms: int | None
+
+    @staticmethod
+    def resolve_job_url(failure: RecentFailure) -> str:
+        return reverse("admin:ingest_job_change", args=[failure.job_id])
 
 
 class OverviewOut(Schema):
@@ -80,6 +97,12 @@ class OverviewOut(Schema):
     storage_now: StorageOut = Field(description="Every byte in storage now, whatever the window.")
     series: list[BucketOut]
     recent_failures: list[FailureOut] = Field(description="The latest 20, newest first.")
+    test_runs: FiguresOut = Field(
+        description="The window's test runs, whatever the source asked: never in the totals."
+    )
+    recent_test_run_failures: list[FailureOut] = Field(
+        description="The latest 10 failed test runs, newest first."
+    )
 
 
 class SlotStatsOut(FiguresOut):
@@ -99,14 +122,73 @@ class SlotsOut(Schema):
 
 @router.get(
     "/stats/overview",
+    auth=staff_with("stats.view_statistics"),
     response=OverviewOut,
     url_name="stats_overview",
     summary="Totals, counts over time and recent failures",
 )
 def overview(request: HttpRequest, query: Query[WindowQuery]) -> Overview:
-    return stats_overview(window_minutes=query.window_minutes, source=query.source)
+    return stats_overview(window_minutes=query.window_minutes, source=query.job_source)
 
 
-@router.get("/stats/slots", response=SlotsOut, url_name="stats_slots", summary="Figures per slot")
+@router.get(
+    "/stats/slots",
+    auth=staff_with("stats.view_statistics"),
+    response=SlotsOut,
+    url_name="stats_slots",
+    summary="Figures per slot",
+)
 def slots(request: HttpRequest, query: Query[WindowQuery]) -> SlotsOverview:
-    return stats_slots(window_minutes=query.window_minutes, source=query.source)
+    return stats_slots(window_minutes=query.window_minutes, source=query.job_source)
+
+
+class RefusedAddressOut(Schema):
+    address: str
+    failures: int = Field(description="Wrong passwords since `since` (its hour).")
+    last_slot_id: str = Field(description="The slot its last wrong password was sent to.")
+    last_reason: str = Field(
+        description="wrong_password, or old_password: the one from before the last change."
+    )
+    since: datetime = Field(description="Its first wrong password of the hour.")
+    last_failure_at: datetime
+    blocked_until: datetime | None = Field(description="Refused (429) until then; null if not.")
+
+    @staticmethod
+    def resolve_address(refused: RefusedClient) -> str:
+        return refused.client
+
+    @staticmethod
+    def resolve_last_slot_id(refused: RefusedClient) -> str:
+        return refused.last_tried
+
+
+class RefusedAddressesOut(Schema):
+    addresses: list[RefusedAddressOut]
+
+
+@router.get(
+    "/stats/refused-addresses",
+    auth=staff_with("ingest.view_job"),
+    response=RefusedAddressesOut,
+    url_name="stats_refused_addresses",
+    summary="Addresses sending wrong ingest passwords",
+    description="Every address with wrong ingest passwords in its current hour, those refused "
+    "now first. 10 wrong in a row refuse an address for 30 s; 100 in its hour refuse it until "
+    "the hour ends.",
+)
+def refused_addresses_list(request: HttpRequest) -> dict[str, list[RefusedClient]]:
+    return {"addresses": refused_addresses()}
+
+
+@router.delete(
+    "/stats/refused-addresses/{address}",
+    auth=staff_with("slots.change_globalsettings"),
+    response={204: None},
+    url_name="stats_refused_address_release",
+    summary="Release a refused address",
+    description="Forgets its wrong passwords and lifts its block at once; 204 whether it was "
+    "known or not.",
+)
+def refused_address_forget(request: HttpRequest, address: str) -> Status[None]:
+    refused_address_release(address=address)
+    return Status(204, None)

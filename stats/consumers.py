@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from ingest.events import JOBS_GROUP
 
 
 class JobFeedConsumer(AsyncJsonWebsocketConsumer):
-    """Joins the ``jobs`` group for a signed-in staff member; anyone else has the handshake
-    refused (HTTP 403), before any event could reach them."""
+    """Joins the ``jobs`` group for a signed-in staff member who may view jobs (as in the
+    admin); anyone else has the handshake refused (HTTP 403), before any event could reach
+    them."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not (user.is_active and user.is_staff):
+        if not await _may_watch_jobs(user):
             await self.close()
             return
         await self.channel_layer.group_add(JOBS_GROUP, self.channel_name)
@@ -30,3 +32,10 @@ class JobFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def job_finished(self, event: dict) -> None:
         await self.send_json({"type": "job.finished", "job": event["job"]})
+
+
+@database_sync_to_async
+def _may_watch_jobs(user: object) -> bool:
+    if user is None or not (user.is_active and user.is_staff):
+        return False
+    return user.has_perm("ingest.view_job")  # reads the user's groups from the database

@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-from ingest.models import Job, JobStatus
+from ingest.models import Job, JobSource, JobStatus
 from media.models import MediaKind, StoredMedia
 
 # Not CONTENT_TYPE_LATEST, which is text format 1.0.0 in prometheus_client 0.26: the library's
@@ -65,16 +65,21 @@ def job_outcome(status: str, failure_reason: str) -> str:
 
 
 class DatabaseCollector:
-    """The four families, from the database at each collect()."""
+    """The four families, from the database at each collect(). Every job family has a
+    ``source`` label (``ingest``: the booth's; ``test_run``: staff's), never summed across
+    sources: a dashboard shows the event with ``source="ingest"``."""
 
     def collect(self) -> Iterator[Metric]:
         jobs_total: dict[tuple[str, str, str], int] = defaultdict(int)
-        histograms: dict[str, list[float]] = {}
+        histograms: dict[tuple[str, str], list[float]] = {}
         for row in _finished_job_rows():
             outcome = job_outcome(row["status"], row["failure_reason"])
             jobs_total[(row["slot_id"], row["source"], outcome)] += row["jobs"]
-            # Per slot: cumulative bucket counts, then the count and the sum of timed jobs.
-            histogram = histograms.setdefault(row["slot_id"], [0.0] * (len(DURATION_BUCKETS) + 2))
+            # Per slot and source: cumulative bucket counts, then the count and the sum of
+            # timed jobs.
+            histogram = histograms.setdefault(
+                (row["slot_id"], row["source"]), [0.0] * (len(DURATION_BUCKETS) + 2)
+            )
             for index in range(len(DURATION_BUCKETS)):
                 histogram[index] += row[f"le_{index}"]
             histogram[-2] += row["timed"]
@@ -93,15 +98,15 @@ class DatabaseCollector:
         durations = HistogramMetricFamily(
             "photochanger_job_duration_seconds",
             "Time from the request to the booth's answer, finished jobs.",
-            labels=("slot",),
+            labels=("slot", "source"),
         )
         # The le values as the library's own Histogram writes them ("1.0", "+Inf"), which is
         # also the form Prometheus 3 normalises classic bucket labels to.
         edges = [floatToGoString(edge) for edge in DURATION_BUCKETS]
-        for slot, histogram in sorted(histograms.items()):
+        for labels, histogram in sorted(histograms.items()):
             buckets = list(zip(edges, histogram[: len(DURATION_BUCKETS)], strict=True))
             buckets.append(("+Inf", histogram[-2]))
-            durations.add_metric((slot,), buckets, sum_value=histogram[-1])
+            durations.add_metric(labels, buckets, sum_value=histogram[-1])
         yield durations
 
         media = dict.fromkeys(MediaKind.values, 0)
@@ -117,11 +122,18 @@ class DatabaseCollector:
         yield media_bytes
 
         # Pending jobs across every process: the partial index on pending jobs answers this.
-        yield GaugeMetricFamily(
+        in_flight = dict.fromkeys(JobSource.values, 0)
+        pending = Job.objects.filter(status=JobStatus.PENDING).order_by().values("source")
+        for row in pending.annotate(jobs=Count("pk")):
+            in_flight[row["source"]] = row["jobs"]
+        jobs_in_flight = GaugeMetricFamily(
             "photochanger_jobs_in_flight",
-            "Jobs waiting for their answer now, across every worker process.",
-            value=Job.objects.filter(status=JobStatus.PENDING).count(),
+            "Jobs waiting for their answer now, across every worker process, by source.",
+            labels=("source",),
         )
+        for source, count in sorted(in_flight.items()):
+            jobs_in_flight.add_metric((source,), count)
+        yield jobs_in_flight
 
 
 def _finished_job_rows() -> list[dict[str, object]]:

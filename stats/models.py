@@ -25,6 +25,8 @@ class GallerySharing(models.Model):
     class Meta:
         verbose_name = _("gallery sharing")
         verbose_name_plural = _("gallery sharing")
+        # Statistics have no model of their own; the permission to see them lives here.
+        permissions = [("view_statistics", _("Can view statistics and live jobs"))]
 
     def __str__(self) -> str:
         if self.shared_until is None:

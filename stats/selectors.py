@@ -9,6 +9,9 @@ Definitions (what the stats page and the API show):
 
 * a job counts in the window when it *started* in it; ``jobs = done + failed + timeouts +
   in_flight`` (in flight: still pending);
+* the figures are of the booth's jobs unless asked otherwise (``source``): staff's test runs are
+  no part of the event, and the overview shows them apart (``test_runs``,
+  ``recent_test_run_failures``);
 * ``rate_limited`` (the 429s) are failed jobs with ``failure_reason = rate_limited``; they are
   also in ``failed`` and in ``failures_by_reason``;
 * ``success_rate`` = done / finished jobs (None with no finished job); a job answered with the
@@ -31,7 +34,9 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from ingest.models import Job, JobSource, JobStatus
+from ingest.services import wrong_passwords
 from media.models import MediaKind, StoredMedia
+from photochanger.throttle import RefusedClient
 from slots.models import GlobalSettings, Slot
 from stats.expressions import BucketStart, Percentile
 from stats.models import GallerySharing
@@ -40,6 +45,7 @@ from stats.services import GALLERY_SNAPSHOT_KEY
 MIN_WINDOW_MINUTES = 5
 MAX_WINDOW_MINUTES = 3 * 24 * 60
 RECENT_FAILURES = 20
+RECENT_TEST_RUN_FAILURES = 10
 RATE_LIMITED = "rate_limited"
 _FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.TIMEOUT)
 _PERCENTILES = {"p50_ms": 0.5, "p95_ms": 0.95}
@@ -87,6 +93,7 @@ class RecentFailure:
     source: str
     status: str
     failure_reason: str
+    failure_details: str
     http_status: int | None
     started_at: datetime
     finished_at: datetime | None
@@ -108,6 +115,8 @@ class Overview:
     storage_now: StorageFigures
     series: list[Bucket]
     recent_failures: list[RecentFailure]
+    test_runs: JobFigures
+    recent_test_run_failures: list[RecentFailure]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,11 +158,13 @@ def stats_window(*, window_minutes: int, now: datetime | None = None) -> StatsWi
 
 
 def stats_overview(
-    *, window_minutes: int, now: datetime | None = None, source: str | None = None
+    *, window_minutes: int, now: datetime | None = None, source: str | None = JobSource.INGEST
 ) -> Overview:
-    """Totals, storage, counts over time and the latest failures for the window."""
+    """Totals, storage, counts over time and the latest failures for the window, of the booth's
+    jobs (``source``; None for every job); and the window's test runs, apart."""
     window = stats_window(window_minutes=window_minutes, now=now)
     jobs = _window_jobs(window, source)
+    test_runs = _window_jobs(window, JobSource.TEST_RUN)
     totals = _figures_by(jobs, key=None).get(None, JobFigures())
     by_bucket = _figures_by(
         jobs.annotate(bucket=BucketStart("started_at", seconds=window.bucket_seconds)),
@@ -165,14 +176,17 @@ def stats_overview(
         totals=totals,
         storage_now=_storage_by(StoredMedia.objects.all(), key=None).get(None, StorageFigures()),
         series=_series(window, by_bucket),
-        recent_failures=_recent_failures(jobs),
+        recent_failures=_recent_failures(jobs, limit=RECENT_FAILURES),
+        test_runs=_figures_by(test_runs, key=None).get(None, JobFigures()),
+        recent_test_run_failures=_recent_failures(test_runs, limit=RECENT_TEST_RUN_FAILURES),
     )
 
 
 def stats_slots(
-    *, window_minutes: int, now: datetime | None = None, source: str | None = None
+    *, window_minutes: int, now: datetime | None = None, source: str | None = JobSource.INGEST
 ) -> SlotsOverview:
-    """Every slot's figures for the window (slots without jobs included, with zeros)."""
+    """Every slot's figures for the window (slots without jobs included, with zeros), of the
+    booth's jobs (``source``; None for every job)."""
     window = stats_window(window_minutes=window_minutes, now=now)
     by_slot = _figures_by(_window_jobs(window, source), key="slot_id")
     window_storage = _storage_by(_window_media(window, source), key="job__slot_id")
@@ -355,9 +369,9 @@ def _storage_by(media: QuerySet[StoredMedia], *, key: str | None) -> dict[object
     return storage
 
 
-def _recent_failures(jobs: QuerySet[Job]) -> list[RecentFailure]:
+def _recent_failures(jobs: QuerySet[Job], *, limit: int) -> list[RecentFailure]:
     rows = jobs.filter(status__in=(JobStatus.FAILED, JobStatus.TIMEOUT)).order_by("-started_at")[
-        :RECENT_FAILURES
+        :limit
     ]
     return [
         RecentFailure(
@@ -366,6 +380,7 @@ def _recent_failures(jobs: QuerySet[Job]) -> list[RecentFailure]:
             source=job.source,
             status=job.status,
             failure_reason=job.failure_reason,
+            failure_details=job.failure_details,
             http_status=job.http_status,
             started_at=job.started_at,
             finished_at=job.finished_at,
@@ -377,12 +392,18 @@ def _recent_failures(jobs: QuerySet[Job]) -> list[RecentFailure]:
             "source",
             "status",
             "failure_reason",
+            "failure_details",
             "http_status",
             "started_at",
             "finished_at",
             "duration_ms",
         )
     ]
+
+
+def refused_addresses() -> list[RefusedClient]:
+    """Addresses with wrong ingest passwords in their current hour, the blocked ones first."""
+    return wrong_passwords().refused()
 
 
 def _rounded(value: float | None) -> float | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import threading
 import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
+from ingest.services import refused_address_release, wrong_passwords
 from media.models import MediaKind
 from media.selectors import media_file_bytes
 from media.services import thumbnail_for_job
@@ -24,12 +27,15 @@ from photochanger.errors import InvalidRequest, RateLimited
 from photochanger.languages import public_page_language
 from photochanger.responses import error_response, json_response
 from photochanger.throttle import client_address
+from photochanger.tokens import api_token_user
+from slots.readiness import active_slots_missing
 from stats.metrics import CONTENT_TYPE, metrics_text
 from stats.selectors import (
     GALLERY_CACHE_SECONDS,
     GallerySnapshot,
     gallery_shared_until,
     gallery_snapshot,
+    refused_addresses,
 )
 from stats.services import gallery_request_admit, gallery_share, gallery_stop
 
@@ -51,6 +57,7 @@ _thumbnail_lock = threading.Lock()
 
 
 @staff_member_required
+@permission_required("stats.view_statistics", raise_exception=True)
 @require_GET
 def stats_page(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "")
@@ -62,12 +69,32 @@ def stats_page(request: HttpRequest) -> HttpResponse:
         "window_minutes": known.get(window, DEFAULT_WINDOW_MINUTES),
         "share_choices": SHARE_CHOICES,
         "gallery_shared_until": gallery_shared_until(),
+        "refused_addresses": refused_addresses(),
+        "slots_not_ready": {
+            slot_id: missing for slot_id, missing in active_slots_missing().items() if missing
+        },
+        "password_limit": wrong_passwords(),
         "labels": _page_labels(),
     }
     return render(request, "stats/stats_page.html", context)
 
 
 @staff_member_required
+@permission_required("slots.change_globalsettings", raise_exception=True)
+@require_POST
+def refused_address_forget(request: HttpRequest) -> HttpResponse:
+    address = request.POST.get("address", "").strip()
+    if not address:
+        messages.error(request, _("Choose an address to release."))
+    elif refused_address_release(address=address):
+        messages.success(request, _("%(address)s may send photos again.") % {"address": address})
+    else:
+        messages.info(request, _("%(address)s was not refused.") % {"address": address})
+    return redirect("stats:page")
+
+
+@staff_member_required
+@permission_required("stats.change_gallerysharing", raise_exception=True)
 @require_POST
 def gallery_sharing(request: HttpRequest) -> HttpResponse:
     if request.POST.get("action") == "stop":
@@ -168,16 +195,31 @@ def gallery_thumbnail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
-            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-            return response
+    if not _may_read_metrics(request):
+        response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     response = HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _may_read_metrics(request: HttpRequest) -> bool:
+    """METRICS_TOKEN, a staff API token whose owner may view statistics, or a scraper on this
+    machine (a request a proxy forwarded is not one, even from loopback)."""
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        if settings.METRICS_TOKEN and hmac.compare_digest(
+            token.encode(), settings.METRICS_TOKEN.encode()
+        ):
+            return True
+        user = api_token_user(plaintext=token)
+        return user is not None and user.has_perm("stats.view_statistics")
+    try:
+        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+    return loopback and "HTTP_X_FORWARDED_FOR" not in request.META
 
 
 def _page_labels() -> dict[str, object]:
@@ -195,6 +237,13 @@ def _page_labels() -> dict[str, object]:
         "offline": _("offline, reconnecting…"),
         "updated": _("updated"),
         "no_failures": _("No failures in this window."),
+        "no_test_runs": _("No test runs in this window."),
+        "test_runs_summary": _(
+            "%(jobs)s test runs: %(done)s done, %(failed)s failed, %(timeouts)s timeouts"
+        ),
+        "job": _("job"),
+        "old_password": _("old password"),
+        "wrong_password": _("wrong password"),
         "no_data": _("No jobs in this window."),
         "chart_point": _(
             "%(time)s: %(jobs)s jobs, %(done)s done, %(failed)s failed, %(timeouts)s timeouts"

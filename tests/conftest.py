@@ -12,6 +12,7 @@ from django.test import override_settings
 from slots.models import GlobalSettings
 from slots.services import slots_ensure_defaults
 from tests.booth import INGEST_PASSWORD, Booth
+from tests.fakes.server import free_port
 from tests.images import jpeg_bytes
 from tests.live import LiveBooth, ServerProcess, wait_until_consistent
 
@@ -30,6 +31,19 @@ def _storage_in_temp_folder(media_root: Path) -> Iterator[None]:
     ):
         (media_root / "tmp").mkdir(exist_ok=True)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def provider_ports() -> Iterator[dict[str, int]]:
+    """One loopback port per provider for the whole run, where its fake server listens while a
+    test uses it. Provider addresses come only from the environment (GEMINI_BASE_URL, …), read
+    once at start-up, so the suite and every server process it starts point there."""
+    ports = {provider: free_port() for provider in ("gemini", "openai", "turbotext")}
+    urls = {provider: f"http://127.0.0.1:{port}" for provider, port in ports.items()}
+    with override_settings(PROVIDER_BASE_URLS=urls), pytest.MonkeyPatch.context() as patch:
+        for provider, url in urls.items():
+            patch.setenv(f"{provider.upper()}_BASE_URL", url)
+        yield ports
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from providers.turbotext import TurbotextProvider
 from stats.services import gallery_share
 from tests.booth import Booth
 from tests.ingest.test_result_page import done_job_id
+from tests.roles import EVENT_OPERATOR, staff_with_role
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "ru" / "LC_MESSAGES" / "django.po"
 COMPILED = CATALOG.with_suffix(".mo")
@@ -293,7 +294,7 @@ def test_guest_picks_a_language_by_link_and_gets_no_cookie(booth: Booth, photo: 
 def test_test_run_words_settings_problems_for_staff_but_keeps_the_code(
     booth: Booth, photo: bytes
 ) -> None:
-    user = get_user_model().objects.create_user("staff", password=None, is_staff=True)
+    user = staff_with_role("staff", EVENT_OPERATOR)
     token = api_token_create(user=user, name="tests")[1]
     overrides = json.dumps({"operation": "posterize", "settings": {"bits": 99}})
 

@@ -79,6 +79,7 @@
         renderTotals(overview);
         renderCharts(overview);
         renderFailures(overview);
+        renderTestRuns(overview);
         renderSlots(slots);
         document.getElementById("stats-updated").textContent =
           `${labels.updated} ${clock(new Date().toISOString())}`;
@@ -89,6 +90,7 @@
       .finally(() => {
         refreshing = null;
       });
+    refreshRefused();
     return refreshing;
   }
 
@@ -114,6 +116,7 @@
       .filter(([, size]) => size > 0)
       .map(([kind, size]) => `${labels.media_kinds[kind] || kind} ${bytes(size)}`);
     document.getElementById("stats-storage-kinds").textContent = kinds.join(" · ");
+    page.querySelector('[data-test-runs="jobs"]').textContent = String(overview.test_runs.jobs);
   }
 
   function renderCharts(overview) {
@@ -160,17 +163,84 @@
       chip.textContent = `${labels.timeout} ${overview.totals.timeouts}`;
       reasonsNode.appendChild(chip);
     }
-    const body = document.querySelector("#stats-failures tbody");
+    renderFailureRows(document.querySelector("#stats-failures tbody"), overview.recent_failures);
+  }
+
+  // One row per failed job: its reason with the details, and a link to the job's page.
+  function renderFailureRows(body, failures) {
     body.textContent = "";
-    for (const failure of overview.recent_failures) {
+    for (const failure of failures) {
       const row = document.createElement("tr");
+      row.dataset.jobId = failure.job_id;
       cell(row, clock(failure.finished_at || failure.started_at));
-      cell(row, failure.slot_id);
-      cell(row, failure.failure_reason || failure.status);
+      cell(row, failure.slot_id, "stats-wrap");
+      const reason = cell(row, "", "stats-wrap");
+      const code = document.createElement("strong");
+      code.textContent = failure.failure_reason || failure.status;
+      reason.appendChild(code);
+      if (failure.failure_details) {
+        const details = document.createElement("div");
+        details.className = "stats-details";
+        details.textContent = failure.failure_details;
+        reason.appendChild(details);
+      }
       cell(row, failure.http_status ?? "–", "num");
       cell(row, duration(failure.duration_ms), "num");
+      const job = cell(row, "", "stats-job-link");
+      const link = document.createElement("a");
+      link.href = failure.job_url;
+      link.textContent = failure.job_id;
+      link.title = `${labels.job} ${failure.job_id}`;
+      job.appendChild(link);
       body.appendChild(row);
     }
+  }
+
+  function renderTestRuns(overview) {
+    const runs = overview.test_runs;
+    document.getElementById("stats-test-runs-summary").textContent = runs.jobs
+      ? format(labels.test_runs_summary, runs)
+      : labels.no_test_runs;
+    renderFailureRows(
+      document.querySelector("#stats-test-run-failures tbody"),
+      overview.recent_test_run_failures
+    );
+  }
+
+  /* Refused addresses ---------------------------------------------------------------------- */
+
+  // Rows are copies of the page's own model row, which holds the release form and its CSRF
+  // token. A failed read leaves the list as it was.
+  async function refreshRefused() {
+    let data;
+    try {
+      data = await getJson(page.dataset.refusedUrl);
+    } catch (error) {
+      return;
+    }
+    const model = document.getElementById("stats-refused-row").content.querySelector("tr");
+    const table = document.getElementById("stats-refused");
+    const body = table.querySelector("tbody");
+    body.textContent = "";
+    for (const refused of data.addresses) {
+      const row = model.cloneNode(true);
+      row.classList.toggle("blocked", Boolean(refused.blocked_until));
+      const shown = {
+        address: refused.address,
+        failures: refused.failures,
+        last_slot_id: refused.last_slot_id,
+        last_reason: labels[refused.last_reason] || refused.last_reason,
+        since: clock(refused.since),
+        blocked_until: refused.blocked_until ? clock(refused.blocked_until) : "–",
+      };
+      for (const [field, value] of Object.entries(shown)) {
+        row.querySelector(`[data-field="${field}"]`).textContent = String(value);
+      }
+      row.querySelector('input[name="address"]').value = refused.address;
+      body.appendChild(row);
+    }
+    table.hidden = !data.addresses.length;
+    document.getElementById("stats-refused-empty").hidden = Boolean(data.addresses.length);
   }
 
   function renderSlots(data) {

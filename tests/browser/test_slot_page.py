@@ -45,7 +45,7 @@ def gemini_slot(booth: Booth, fake_gemini: FakeGemini) -> str:
         is_active=True,
         provider="gemini",
         operation="generate",
-        settings={"prompt": OLD_PROMPT, "base_url": fake_gemini.base_url},
+        settings={"prompt": OLD_PROMPT},
     )
     return GEMINI_SLOT
 

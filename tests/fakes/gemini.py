@@ -53,8 +53,8 @@ Behaviour = Callable[["_Handler"], None]
 class FakeGemini(FakeServer):
     """The fake server; ``start``/``stop`` it or use it as a context manager."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(port=port)
         self.requests: list[RecordedRequest] = []
         self._script: deque[Behaviour] = deque()
 
@@ -247,7 +247,8 @@ def trickle(seconds: float) -> Behaviour:
 
 
 @pytest.fixture
-def fake_gemini() -> Iterator[FakeGemini]:
-    """A started FakeGemini, stopped after the test."""
-    with FakeGemini() as fake:
+def fake_gemini(provider_ports: dict[str, int]) -> Iterator[FakeGemini]:
+    """A started FakeGemini where the server sends Gemini calls (GEMINI_BASE_URL), stopped
+    after the test."""
+    with FakeGemini(port=provider_ports["gemini"]) as fake:
         yield fake

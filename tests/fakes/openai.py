@@ -74,8 +74,8 @@ Behaviour = Callable[["_Handler"], None]
 class FakeOpenAI(FakeServer):
     """The fake server; ``start``/``stop`` it or use it as a context manager."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(port=port)
         self.requests: list[RecordedRequest] = []
         self._script: deque[Behaviour] = deque()
 
@@ -279,7 +279,8 @@ def delay(seconds: float, then: Behaviour | None = None) -> Behaviour:
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    """A started FakeOpenAI, stopped after the test."""
-    with FakeOpenAI() as fake:
+def fake_openai(provider_ports: dict[str, int]) -> Iterator[FakeOpenAI]:
+    """A started FakeOpenAI where the server sends OpenAI calls (OPENAI_BASE_URL), stopped
+    after the test."""
+    with FakeOpenAI(port=provider_ports["openai"]) as fake:
         yield fake

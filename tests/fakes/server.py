@@ -20,7 +20,8 @@ class FakeServer:
 
     handler_class: type[FakeHandler]
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        self.port = port
         self.base_url = ""
         self.requests: list = []
         self.disconnects = 0
@@ -30,7 +31,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class)
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler_class)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
@@ -109,3 +110,10 @@ class FakeHandler(BaseHTTPRequestHandler):
             return True
         time.sleep(timeout)  # a pipelined request waits its turn; do not spin on it
         return False
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

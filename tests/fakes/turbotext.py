@@ -88,8 +88,8 @@ class _Result:
 class FakeTurbotext(FakeServer):
     """The fake server; ``start``/``stop`` it or use it as a context manager."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(port=port)
         self.requests: list[RecordedRequest] = []
         self.queues: list[FakeQueue] = []
         self._script: deque[Behaviour] = deque()
@@ -214,6 +214,9 @@ class _Handler(FakeHandler):
             )
         elif behaviour.create_error:
             self.send_json(200, _failure(behaviour, behaviour.create_error))
+        elif method == "deepfake_photo" and form.get("face_restore") not in ("True", "False"):
+            # Turbotext documents face_restore as True or False and refuses anything else.
+            self.send_json(200, {"success": False, "error": "params_error"})
         else:
             queue = self.fake._create_queue(method, form, behaviour)
             self.send_json(200, {"success": True, "queueid": queue.id})
@@ -331,7 +334,8 @@ def http_error(status: int) -> Behaviour:
 
 
 @pytest.fixture
-def fake_turbotext() -> Iterator[FakeTurbotext]:
-    """A started FakeTurbotext, stopped after the test."""
-    with FakeTurbotext() as fake:
+def fake_turbotext(provider_ports: dict[str, int]) -> Iterator[FakeTurbotext]:
+    """A started FakeTurbotext where the server sends Turbotext calls (TURBOTEXT_BASE_URL), stopped
+    after the test."""
+    with FakeTurbotext(port=provider_ports["turbotext"]) as fake:
         yield fake

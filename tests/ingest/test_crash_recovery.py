@@ -71,7 +71,7 @@ def slow_gemini_slot(configured: None, fake_gemini: FakeGemini) -> str:
         is_active=True,
         provider="gemini",
         operation="generate",
-        settings={"prompt": "make it a painting", "base_url": fake_gemini.base_url},
+        settings={"prompt": "make it a painting"},
     )
     fake_gemini.script(*(delay(30) for _ in range(IN_FLIGHT)))
     return SLOT

@@ -30,7 +30,7 @@ def gemini_slots(booth: Booth, fake_gemini: FakeGemini) -> list[str]:
         is_active=True,
         provider="gemini",
         operation="generate",
-        settings={"prompt": "make it a painting", "base_url": fake_gemini.base_url},
+        settings={"prompt": "make it a painting"},
     )
     return slot_ids
 

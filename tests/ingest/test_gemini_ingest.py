@@ -52,7 +52,7 @@ def gemini_slot(booth: Booth, fake_gemini: FakeGemini) -> str:
         is_active=True,
         provider="gemini",
         operation="generate",
-        settings={"prompt": PROMPT, "base_url": fake_gemini.base_url},
+        settings={"prompt": PROMPT},
     )
     return SLOT
 
@@ -178,6 +178,22 @@ def test_blocked_prompt_is_502_naming_the_reason(
     assert "PROHIBITED_CONTENT" in details
     assert "PROHIBITED_CONTENT" in job.failure_details
     assert len(fake_gemini.requests) == 1
+
+
+def test_a_providers_refusal_is_logged_as_a_warning_not_an_error(
+    booth: Booth,
+    photo: bytes,
+    fake_gemini: FakeGemini,
+    gemini_slot: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The crew's log alerts on ERROR: a provider saying no is not our fault.
+    fake_gemini.script(block("PROHIBITED_CONTENT"))
+
+    assert booth.post_photo(gemini_slot, photo).status_code == 502
+
+    answer_lines = [record for record in caplog.records if record.name == "django.request"]
+    assert [record.levelname for record in answer_lines] == ["WARNING"]
 
 
 def test_image_safety_finish_is_502_without_a_retry(

@@ -31,7 +31,7 @@ def openai_slot(booth: Booth, fake_openai: FakeOpenAI) -> str:
         is_active=True,
         provider="openai",
         operation="edit",
-        settings={"prompt": "make it a comic strip", "base_url": fake_openai.base_url},
+        settings={"prompt": "make it a comic strip"},
     )
     return SLOT_ID
 
@@ -106,7 +106,6 @@ def test_server_error_with_one_attempt_is_502(
     Slot.objects.filter(pk=openai_slot).update(
         settings={
             "prompt": "make it a comic strip",
-            "base_url": fake_openai.base_url,
             "max_attempts": 1,
         }
     )

@@ -60,7 +60,6 @@ def turbotext_slot(booth: Booth, fake_turbotext: FakeTurbotext) -> str:
         operation="generate_image2image",
         settings={
             "content": PROMPT,
-            "base_url": fake_turbotext.base_url,
             "poll_seconds": 0.05,
             # Turbotext jobs take tens of seconds; the fake's take none, and the deadline
             # tests run with a 2 s T_sync_response.
@@ -165,7 +164,7 @@ def test_deepfake_slot_sends_the_background_as_url_and_the_photo_as_face_donor(
     form = fake_turbotext.queues[0].form
     assert booth.http.get(form["url"]).content == background_template
     assert booth.http.get(form["url_image_target"]).content == photo
-    assert form["face_restore"] == "1"
+    assert form["face_restore"] == "True"
 
 
 def test_limit_is_502_naming_the_account_limit_and_the_key_is_never_shown(

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import redis
-from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from ingest.models import Job, JobStatus
@@ -33,6 +32,7 @@ from tests.fakes.gemini import FakeGemini, delay
 from tests.images import jpeg_bytes
 from tests.live import LiveBooth as Booth
 from tests.live import ServerProcess, wait_until_consistent
+from tests.roles import EVENT_OPERATOR, staff_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,15 +82,15 @@ def slow_gemini_slot(configured: None, fake_gemini: FakeGemini) -> str:
         is_active=True,
         provider="gemini",
         operation="generate",
-        settings={"prompt": "make it a painting", "base_url": fake_gemini.base_url},
+        settings={"prompt": "make it a painting"},
     )
     return SLOW_SLOT
 
 
 @pytest.fixture
 def staff_user(configured: None) -> object:
-    return get_user_model().objects.create(
-        username=STAFF_USERNAME, password=make_password(STAFF_PASSWORD), is_staff=True
+    return staff_with_role(
+        STAFF_USERNAME, EVENT_OPERATOR, password_hash=make_password(STAFF_PASSWORD)
     )
 
 

@@ -8,9 +8,11 @@ import json
 import socket
 import threading
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from PIL import Image
 
 from ingest.models import Job, JobStatus
@@ -288,3 +290,19 @@ def test_hostile_bodies_do_not_stall_health_or_a_booth(booth: Booth, photo: byte
     for status, answer in answers:
         assert status in (400, 413)
         assert json.loads(answer)["status"] == "error"
+
+
+def test_a_refusal_for_too_many_tries_has_its_reason_phrase(booth: Booth) -> None:
+    # Guessing result links from one address ends in 429; Twisted alone would call it
+    # "Unknown Status", which some booth software shows to the crew as is.
+    with booth.connect() as client:
+        for _ in range(settings.RESULT_GUESS_FAILURES):
+            client.get(f"/public/results/{uuid.uuid4()}")
+    with connect(booth) as sock:
+        sock.sendall(
+            f"GET /public/results/{uuid.uuid4()} HTTP/1.1\r\nHost: booth.local\r\n"
+            f"X-Forwarded-For: {booth.address}\r\nConnection: close\r\n\r\n".encode()
+        )
+        status_line = sock.makefile("rb").readline()
+
+    assert status_line == b"HTTP/1.1 429 Too Many Requests\r\n"

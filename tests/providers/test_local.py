@@ -91,8 +91,9 @@ def test_effects_follow_exif_orientation(tmp_path: Path) -> None:
 
 
 def test_frame_lays_the_overlay_over_the_photo(tmp_path: Path) -> None:
-    overlay = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
-    overlay.paste((255, 0, 0, 255), (0, 0, 100, 10))  # an opaque red band at the top
+    # The photo's own aspect ratio: scaled to cover it, nothing is cut off.
+    overlay = Image.new("RGBA", (160, 120), (0, 0, 0, 0))
+    overlay.paste((255, 0, 0, 255), (0, 0, 160, 10))  # an opaque red band at the top
     buffer = io.BytesIO()
     overlay.save(buffer, "PNG")
     template = TemplateImageInput(role="overlay", content_type="image/png", data=buffer.getvalue())

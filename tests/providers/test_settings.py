@@ -23,7 +23,12 @@ PROMPT = "a knight in shining armour"
     [
         (GeminiSettings, "generate", {}, "prompt"),
         (GeminiSettings, "generate", {"prompt": PROMPT, "model": "gemini 3"}, "model"),
-        (GeminiSettings, "generate", {"prompt": PROMPT, "base_url": "ftp://x"}, "base_url"),
+        (
+            GeminiSettings,
+            "generate",
+            {"prompt": PROMPT, "base_url": "https://x.example"},
+            "base_url",
+        ),
         (GeminiSettings, "generate", {"prompt": PROMPT, "aspect_ratio": "1:2"}, "aspect_ratio"),
         (GeminiSettings, "generate", {"prompt": PROMPT, "max_attempts": 0}, "max_attempts"),
         (OpenAISettings, "edit", {"prompt": 3 * " "}, "prompt"),
@@ -113,12 +118,11 @@ def test_every_driver_names_its_settings_model() -> None:
 def test_schema_has_every_provider_and_its_settings() -> None:
     schema = provider_settings_schema()
     assert {name: list(described["properties"]) for name, described in schema.items()} == {
-        "local": ["bits", "quality", "output_format"],
-        "gemini": ["prompt", "model", "base_url", "aspect_ratio", "image_size", "max_attempts"],
+        "local": ["bits", "quality", "output_format", "background_color"],
+        "gemini": ["prompt", "model", "aspect_ratio", "image_size", "max_attempts"],
         "openai": [
             "prompt",
             "model",
-            "base_url",
             "size",
             "output_format",
             "quality",
@@ -132,7 +136,6 @@ def test_schema_has_every_provider_and_its_settings() -> None:
             "negative_prompt",
             "original_language",
             "face_restore",
-            "base_url",
             "poll_seconds",
             "min_queue_seconds",
             "max_attempts",

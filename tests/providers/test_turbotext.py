@@ -62,7 +62,7 @@ def turbotext_request(
     deadline: Deadline | None = None,
     **settings: object,
 ) -> ProviderRequest:
-    base = {"base_url": fake.base_url, "poll_seconds": 0.05, "min_queue_seconds": 0}
+    base = {"poll_seconds": 0.05, "min_queue_seconds": 0}
     if operation == "generate_image2image":
         base["content"] = PROMPT
     return ProviderRequest(
@@ -311,17 +311,21 @@ async def test_no_queue_is_created_when_too_little_time_is_left(
     assert fake_turbotext.requests == []
 
 
-async def test_unreachable_server_is_a_retryable_error() -> None:
+async def test_unreachable_server_is_a_retryable_error(settings: object) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
+    settings.PROVIDER_BASE_URLS = {
+        **settings.PROVIDER_BASE_URLS,
+        "turbotext": f"http://127.0.0.1:{port}",
+    }
     request = ProviderRequest(
         job_id="job-1",
         photo_path=Path("/nonexistent/photo.jpg"),
         photo_format="JPEG",
         photo_orientation=1,
         operation="generate_image2image",
-        settings={"content": PROMPT, "base_url": f"http://127.0.0.1:{port}", "max_attempts": 1},
+        settings={"content": PROMPT, "max_attempts": 1},
         api_key=KEY,
         deadline=Deadline.in_seconds(30),
         photo_url=PHOTO_URL,
@@ -451,7 +455,7 @@ async def test_deepfake_photo_puts_the_guest_face_into_the_background(
         "do": "create_queue",
         "url": BACKGROUND_URL,
         "url_image_target": PHOTO_URL,
-        "face_restore": "1",
+        "face_restore": "True",
     }
 
 
@@ -459,7 +463,7 @@ async def test_deepfake_photo_sends_face_restore_off(fake_turbotext: FakeTurbote
     await run(
         fake_turbotext, operation="deepfake_photo", templates=(BACKGROUND,), face_restore=False
     )
-    assert fake_turbotext.requests_with("create_queue")[0].form["face_restore"] == "0"
+    assert fake_turbotext.requests_with("create_queue")[0].form["face_restore"] == "False"
 
 
 # Refused before any request
@@ -529,7 +533,6 @@ def test_valid_settings_have_no_problems() -> None:
             "seed": 7,
             "scale": 7.5,
             "poll_seconds": 0.05,
-            "base_url": "https://www.turbotext.ru",
             "anything_else": "is fine",
         },
     )
@@ -566,8 +569,6 @@ def test_missing_prompt_is_a_problem_for_generate_image2image() -> None:
         ("face_restore", "yes"),
         ("poll_seconds", 0.01),
         ("poll_seconds", 11),
-        ("base_url", "ftp://www.turbotext.ru"),
-        ("base_url", "www.turbotext.ru"),
     ],
 )
 def test_bad_setting_is_a_problem_by_name(setting: str, value: object) -> None:

@@ -13,13 +13,14 @@ from ingest.models import Job, JobSource, JobStatus
 from photochanger.tokens import api_token_create
 from slots.models import Slot
 from tests.booth import Booth
+from tests.roles import EVENT_OPERATOR, staff_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def staff_token(configured: None) -> str:
-    user = get_user_model().objects.create_user("staff", password="x", is_staff=True)
+    user = staff_with_role("staff", EVENT_OPERATOR)
     return api_token_create(user=user, name="tests")[1]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -21,6 +20,8 @@ from photochanger.tokens import api_token_create
 from slots.models import Slot
 from slots.services import slots_ensure_defaults
 from tests.images import jpeg_bytes
+from tests.roles import EVENT_ADMIN, staff_with_role
+from tests.staff_api.endpoints import png_upload
 
 BOOTH_HASH = "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"
 
@@ -39,7 +40,7 @@ def _fresh_install(db: None, settings: object, media_root: Path) -> Iterator[Non
 
 @pytest.fixture
 def staff_user() -> object:
-    return get_user_model().objects.create_user("operator", is_staff=True)
+    return staff_with_role("operator", EVENT_ADMIN)
 
 
 @pytest.fixture
@@ -102,3 +103,11 @@ def failed_job() -> Job:
     job_fail(job_id=job.pk, error=ProviderFailed("the provider said no"), http_status=502)
     job.refresh_from_db()
     return job
+
+
+@pytest.fixture
+def ids(done_job: Job, api: Client) -> dict[str, object]:
+    response = api.post(
+        "/api/slots/slot-001/template-images", {"role": "overlay", "file": png_upload()}
+    )
+    return {"image_id": response.json()["id"], "job_id": done_job.pk}

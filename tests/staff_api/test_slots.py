@@ -56,6 +56,8 @@ def test_slot_shows_its_fields(api: Client) -> None:
         "updated_by",
         "template_images",
         "jobs_today",
+        "ready",
+        "missing",
     }
     stored = Slot.objects.get(pk="slot-001")
     assert slot["provider"] == stored.provider
@@ -97,9 +99,10 @@ def test_list_counts_jobs_in_one_query(api: Client, done_job: Job, failed_job: J
 
     job_queries = [query for query in queries if "ingest_job" in query["sql"]]
     assert len(job_queries) == 1
-    # The slots, their editors and their template images: a fixed number, not one per slot.
+    # The token, the slots, their editors and template images, and the settings row their
+    # readiness reads: a fixed number, not one per slot.
     slot_queries = [query for query in queries if "slots_" in query["sql"]]
-    assert len(slot_queries) <= 4
+    assert len(slot_queries) <= 5
 
 
 def test_patch_changes_the_slot_and_bumps_its_version(api: Client) -> None:

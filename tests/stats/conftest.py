@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.test import Client
@@ -16,6 +15,7 @@ from ingest.models import Job, JobSource, JobStatus
 from media.models import MediaKind, StoredMedia
 from slots.services import slots_ensure_defaults
 from stats.metrics import metrics_cache_clear
+from tests.roles import EVENT_ADMIN, staff_with_role
 
 STAFF_PASSWORD = "staff-password-4711"
 
@@ -43,9 +43,7 @@ def staff_password_hash() -> str:
 
 @pytest.fixture
 def staff_user(db: None, staff_password_hash: str) -> object:
-    return get_user_model().objects.create(
-        username="staff", password=staff_password_hash, is_staff=True
-    )
+    return staff_with_role("staff", EVENT_ADMIN, password_hash=staff_password_hash)
 
 
 @pytest.fixture

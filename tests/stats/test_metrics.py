@@ -13,7 +13,9 @@ from pytest_django import DjangoAssertNumQueries
 
 from ingest.models import JobSource, JobStatus
 from media.models import MediaKind
+from photochanger.tokens import api_token_create
 from stats.metrics import CONTENT_TYPE, metrics_cache_clear
+from tests.roles import EVENT_OPERATOR, staff_with_role
 from tests.stats.conftest import make_job, make_media
 
 pytestmark = pytest.mark.usefixtures("slots")
@@ -87,22 +89,25 @@ def test_jobs_total_by_slot_source_and_outcome(some_jobs: None) -> None:
     assert not any("slot-003" in key for key in values if key.startswith(total))
 
 
-def test_duration_histogram_is_cumulative_per_slot(some_jobs: None) -> None:
+def test_duration_histogram_is_cumulative_per_slot_and_source(some_jobs: None) -> None:
     values = samples(Client().get("/metrics").content.decode())
 
     bucket = "photochanger_job_duration_seconds_bucket"
+    booth = 'slot="slot-001",source="ingest"'
     # slot-001: 0.08 s, 1.5 s, 48 s, 48.001 s.
-    assert values[f'{bucket}{{le="0.1",slot="slot-001"}}'] == 1
-    assert values[f'{bucket}{{le="1.0",slot="slot-001"}}'] == 1
-    assert values[f'{bucket}{{le="2.5",slot="slot-001"}}'] == 2
-    assert values[f'{bucket}{{le="48.0",slot="slot-001"}}'] == 3
-    assert values[f'{bucket}{{le="60.0",slot="slot-001"}}'] == 4
-    assert values[f'{bucket}{{le="+Inf",slot="slot-001"}}'] == 4
-    assert values['photochanger_job_duration_seconds_count{slot="slot-001"}'] == 4
-    assert values['photochanger_job_duration_seconds_sum{slot="slot-001"}'] == pytest.approx(97.581)
-    # slot-002: 0.002 s and 0.3 s, the test run included.
-    assert values[f'{bucket}{{le="0.25",slot="slot-002"}}'] == 1
-    assert values['photochanger_job_duration_seconds_count{slot="slot-002"}'] == 2
+    assert values[f'{bucket}{{le="0.1",{booth}}}'] == 1
+    assert values[f'{bucket}{{le="1.0",{booth}}}'] == 1
+    assert values[f'{bucket}{{le="2.5",{booth}}}'] == 2
+    assert values[f'{bucket}{{le="48.0",{booth}}}'] == 3
+    assert values[f'{bucket}{{le="60.0",{booth}}}'] == 4
+    assert values[f'{bucket}{{le="+Inf",{booth}}}'] == 4
+    assert values[f"photochanger_job_duration_seconds_count{{{booth}}}"] == 4
+    assert values[f"photochanger_job_duration_seconds_sum{{{booth}}}"] == pytest.approx(97.581)
+    # slot-002: the booth's 0.002 s, and a test run's 0.3 s under its own label value.
+    count = "photochanger_job_duration_seconds_count"
+    assert values[f'{count}{{slot="slot-002",source="ingest"}}'] == 1
+    assert values[f'{count}{{slot="slot-002",source="test_run"}}'] == 1
+    assert values[f'{bucket}{{le="0.25",slot="slot-002",source="test_run"}}'] == 0
 
 
 def test_media_bytes_and_jobs_in_flight(some_jobs: None) -> None:
@@ -111,7 +116,8 @@ def test_media_bytes_and_jobs_in_flight(some_jobs: None) -> None:
     assert values['photochanger_media_bytes{kind="result"}'] == 5000
     assert values['photochanger_media_bytes{kind="thumbnail"}'] == 700
     assert values['photochanger_media_bytes{kind="provider_media"}'] == 0
-    assert values["photochanger_jobs_in_flight"] == 1
+    assert values['photochanger_jobs_in_flight{source="ingest"}'] == 1
+    assert values['photochanger_jobs_in_flight{source="test_run"}'] == 0
 
 
 def test_text_parses_into_the_four_families(some_jobs: None) -> None:
@@ -151,7 +157,7 @@ def test_text_parses_into_the_four_families(some_jobs: None) -> None:
     assert slot_001[("photochanger_job_duration_seconds_sum", None)] == pytest.approx(97.581)
     media = {s.labels["kind"]: s.value for s in families["photochanger_media_bytes"].samples}
     assert media == {"result": 5000, "thumbnail": 700, "provider_media": 0}
-    assert [s.value for s in families["photochanger_jobs_in_flight"].samples] == [1]
+    assert [s.value for s in families["photochanger_jobs_in_flight"].samples] == [1, 0]
 
 
 def test_no_process_metrics_of_the_answering_worker(some_jobs: None) -> None:
@@ -181,17 +187,45 @@ def test_metrics_are_cached_for_a_few_seconds(some_jobs: None) -> None:
     assert b'slot="slot-004"' in Client().get("/metrics").content
 
 
+# A client on the event's network, not on the server's machine.
+FROM_THE_LAN = {"REMOTE_ADDR": "192.168.1.50"}
+
+
+def test_metrics_are_not_open_to_the_network_by_default(slots: None) -> None:
+    response = Client(**FROM_THE_LAN).get("/metrics")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert b"slot-001" not in response.content
+
+
+def test_a_request_forwarded_by_a_proxy_on_this_machine_is_not_local(slots: None) -> None:
+    response = Client().get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 401
+
+
 @override_settings(METRICS_TOKEN="scrape-token-123")
-def test_token_when_configured_is_required(slots: None) -> None:
-    assert Client().get("/metrics").status_code == 401
-    wrong = Client().get("/metrics", headers={"Authorization": "Bearer nope"})
+def test_metrics_token_opens_them_from_anywhere(slots: None) -> None:
+    wrong = Client(**FROM_THE_LAN).get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    assert wrong["WWW-Authenticate"].startswith("Bearer")
-    right = Client().get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    right = Client(**FROM_THE_LAN).get(
+        "/metrics", headers={"Authorization": "Bearer scrape-token-123"}
+    )
     assert right.status_code == 200
+
+
+@pytest.mark.parametrize(("role", "status"), [(EVENT_OPERATOR, 200), (None, 401)])
+def test_a_staff_token_opens_them_when_its_owner_may_view_statistics(
+    slots: None, role: str | None, status: int
+) -> None:
+    token = api_token_create(user=staff_with_role("scraper", role), name="prometheus")[1]
+
+    response = Client(**FROM_THE_LAN).get("/metrics", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == status
 
 
 def test_empty_database_still_answers_every_family(slots: None) -> None:
     text = Client().get("/metrics").content.decode()
-    assert "photochanger_jobs_in_flight 0.0\n" in text
+    assert 'photochanger_jobs_in_flight{source="ingest"} 0.0\n' in text
     assert 'photochanger_media_bytes{kind="result"} 0.0\n' in text

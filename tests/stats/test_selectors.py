@@ -7,7 +7,8 @@ The window is the hour before NOW. In it (minutes before NOW, duration in ms):
     slot-003  test-run done 50/600
 and outside it: slot-003 done 90 minutes before (7000 ms), and one started exactly at NOW.
 
-The nine finished durations, sorted: 5 100 500 600 1000 2000 3000 4000 48000.
+The figures are asked of every source (``source=None``), the test run included, unless a test
+says otherwise. The nine finished durations, sorted: 5 100 500 600 1000 2000 3000 4000 48000.
 p50 sits at position 0.5 * 8 = 4 → 1000; p95 at 0.95 * 8 = 7.6 → 4000 + 0.6 * 44000 = 30400.
 """
 
@@ -77,7 +78,7 @@ def known_jobs(slots: None) -> dict[str, object]:
 
 
 def test_totals_count_every_job_started_in_the_window(known_jobs: dict) -> None:
-    totals = stats_overview(window_minutes=60, now=NOW).totals
+    totals = stats_overview(window_minutes=60, now=NOW, source=None).totals
 
     assert totals.jobs == 10
     assert totals.done == 6
@@ -89,23 +90,25 @@ def test_totals_count_every_job_started_in_the_window(known_jobs: dict) -> None:
 
 
 def test_success_rate_is_done_over_finished_jobs(known_jobs: dict) -> None:
-    rate = stats_overview(window_minutes=60, now=NOW).totals.success_rate
+    rate = stats_overview(window_minutes=60, now=NOW, source=None).totals.success_rate
     assert rate == pytest.approx(6 / 9, abs=1e-4)
 
 
 def test_total_percentiles_interpolate_like_percentile_cont(known_jobs: dict) -> None:
-    totals = stats_overview(window_minutes=60, now=NOW).totals
+    totals = stats_overview(window_minutes=60, now=NOW, source=None).totals
     assert totals.p50_ms == pytest.approx(1000)
     assert totals.p95_ms == pytest.approx(30400)
 
 
 def test_window_is_half_open_and_reaches_back_exactly(known_jobs: dict) -> None:
-    assert stats_overview(window_minutes=89, now=NOW).totals.jobs == 10
-    assert stats_overview(window_minutes=90, now=NOW).totals.jobs == 11
+    assert stats_overview(window_minutes=89, now=NOW, source=None).totals.jobs == 10
+    assert stats_overview(window_minutes=90, now=NOW, source=None).totals.jobs == 11
 
 
 def test_per_slot_figures(known_jobs: dict) -> None:
-    by_slot = {slot.slot_id: slot for slot in stats_slots(window_minutes=60, now=NOW).slots}
+    by_slot = {
+        slot.slot_id: slot for slot in stats_slots(window_minutes=60, now=NOW, source=None).slots
+    }
 
     first = by_slot["slot-001"]
     assert (first.jobs, first.done, first.failed, first.timeouts) == (5, 4, 1, 0)
@@ -160,7 +163,7 @@ def test_storage_now_counts_every_file(known_jobs: dict) -> None:
 
 
 def test_series_has_every_minute_bucket_of_the_hour(known_jobs: dict) -> None:
-    series = stats_overview(window_minutes=60, now=NOW).series
+    series = stats_overview(window_minutes=60, now=NOW, source=None).series
 
     assert len(series) == 60
     assert series[0].start == ago(60)
@@ -176,7 +179,7 @@ def test_series_has_every_minute_bucket_of_the_hour(known_jobs: dict) -> None:
 
 
 def test_series_of_a_day_uses_quarter_hours(known_jobs: dict) -> None:
-    series = stats_overview(window_minutes=24 * 60, now=NOW).series
+    series = stats_overview(window_minutes=24 * 60, now=NOW, source=None).series
 
     assert len(series) == 96
     by_start = {bucket.start: bucket for bucket in series}

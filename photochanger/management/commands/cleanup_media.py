@@ -1,7 +1,8 @@
 """python manage.py cleanup_media: the cron job that lets results go when their time is up.
 
-Deletes expired results, thumbnails and provider media, closes jobs a crash left pending, and
-removes orphan files older than a grace period. Prints one summary line. Exit status: 0 all
+Deletes expired results, thumbnails and provider media, closes jobs a crash left pending (the
+running servers close them too, see ingest.workers; this is the last resort), and removes
+orphan files older than a grace period. Prints one summary line. Exit status: 0 all
 done, 1 some deletions failed (retried on the next run), 2 the database is unreachable.
 """
 

@@ -1,7 +1,14 @@
-"""python manage.py serve: migrate, make sure an ingest password exists, and run the server."""
+"""python manage.py serve: make sure the database exists, migrate, make sure an ingest password
+exists, and run the server.
+
+A database that cannot be used stops it at once with one line on stderr and exit status 2 (as
+``cleanup_media``): a service manager shows that line, and a restart loop does not hide a
+traceback per attempt.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -9,10 +16,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from ingest.jobs import jobs_close_stale
+from ingest.workers import worker_register, worker_watch_start
 from photochanger.asgi import application
+from photochanger.database import DatabaseUnavailable, database_description, database_ensure
 from photochanger.server import serve
-from slots.models import Slot
+from slots.readiness import active_slots_missing
 from slots.services import ingest_password_ensure
+
+EXIT_DATABASE_UNAVAILABLE = 2
 
 
 class Command(BaseCommand):
@@ -40,9 +51,19 @@ class Command(BaseCommand):
         proxy_headers: bool,
         **options: object,
     ) -> None:
+        try:
+            created = database_ensure()
+        except DatabaseUnavailable as error:
+            self.stderr.write(f"serve: {error}")
+            raise SystemExit(EXIT_DATABASE_UNAVAILABLE) from None
+        if created:
+            self.stdout.write(f"Created {database_description()}.")
         if not skip_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         generated = ingest_password_ensure()
+        # This process's jobs are its own from here on; those of stopped processes are closed
+        # now if they are past their deadline, and later by the watch started below.
+        worker_register()
         closed = jobs_close_stale()
         if closed:
             self.stdout.write(f"Closed {closed} job(s) left pending by an earlier stop.")
@@ -52,10 +73,11 @@ class Command(BaseCommand):
                     f"Ingest password (shown once; set INGEST_PASSWORD to choose): {generated}"
                 )
             )
-        ready = ", ".join(Slot.objects.filter(is_active=True).values_list("id", flat=True))
-        self.stdout.write(f"Active slots: {ready or 'none'}")
+        self._active_slots_report()
 
         def on_ready(addresses: list[tuple[str, int]]) -> None:
+            # daphne has made its event loop the current one; it runs once this returns.
+            worker_watch_start(loop=asyncio.get_event_loop())
             for address_host, address_port in addresses:
                 shown = "127.0.0.1" if address_host in ("0.0.0.0", "::") else address_host  # noqa: S104
                 self.stdout.write(f"PhotoChanger listening on http://{shown}:{address_port}/")
@@ -68,3 +90,14 @@ class Command(BaseCommand):
             on_ready=on_ready,
             proxy_headers=proxy_headers,
         )
+
+    def _active_slots_report(self) -> None:
+        """The active slots, and what each one that is not ready lacks (its first guest would
+        get an error)."""
+        missing_by_slot = active_slots_missing()
+        ready = [slot_id for slot_id, missing in missing_by_slot.items() if not missing]
+        self.stdout.write(f"Active slots: {', '.join(ready) or 'none'}")
+        for slot_id, missing in missing_by_slot.items():
+            if missing:
+                line = f"Active slot {slot_id} is NOT READY: {' '.join(missing)}"
+                self.stdout.write(self.style.WARNING(line))
