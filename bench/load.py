@@ -33,9 +33,20 @@ How a latency is matched with its provider delay
     soon as 30 requests overlap; and the fake never fails, so there are no retries (one call,
     one delay, per photo).
 
+``--local-effects MP``: image work in the server itself
+    Instead of the Gemini run, every booth (``--booths``, 30) sends a photo of MP megapixels
+    (24: 6000 x 4000, ~5 MB) to slot-003, the local provider's sepia, all booths at the same
+    moment, and the next photo when the answer is in (``--rounds``, 2, photos each). The
+    deadline is the longest the settings allow (120 s) so that every photo is processed. It
+    reports the answers' statuses and latency, the effect's time in the server (the job rows'
+    ``provider_ms``, waiting for a core included), and the server's RSS: idle, for one photo
+    alone, at peak (sampled every 20 ms, and VmHWM), each second, and after the run (what the
+    server keeps). Target: every answer 200 and peak RSS under 500 MB.
+
 Run it from the repository root (it takes ``--minutes`` plus up to 15 s to drain)::
 
     .venv/bin/python bench/load.py [--minutes N] [--quick] [--booths N] [--no-json]
+    .venv/bin/python bench/load.py --local-effects 24 [--booths N] [--rounds N] [--no-json]
 
 Exit status: 0 when every target passes, 1 if not, 2 when the benchmark could not run. The
 numbers are also written to bench/results/load-<timestamp>.json (git-ignored).
@@ -194,15 +205,16 @@ class FakeProvider:
 # --- the server ------------------------------------------------------------------------------
 
 
-def slot_configure(server_data_dir: Path, provider_url: str) -> None:
-    """Point slot-006 at the fake, through the running server's own database."""
+def slot_configure(server_data_dir: Path) -> None:
+    """Make slot-006 a Gemini slot, through the running server's own database (the server
+    reaches the fake through GEMINI_BASE_URL)."""
     script = (
         "from slots.models import GlobalSettings, Slot\n"
         "GlobalSettings.objects.update(gemini_api_key='bench-gemini-key', "
         f"max_concurrent_jobs={MAX_CONCURRENT_JOBS})\n"
         f"Slot.objects.filter(pk={SLOT_ID!r}).update(is_active=True, provider='gemini', "
         "operation='generate', "
-        f"settings={{'prompt': 'make it a painting', 'base_url': {provider_url!r}}})\n"
+        "settings={'prompt': 'make it a painting'})\n"
     )
     server_shell(server_data_dir, script, what=f"configure {SLOT_ID}")
 
@@ -741,6 +753,7 @@ class EffectsReport:
     rss_after_mb: float  # once every answer is in: what the server keeps
     server_cpu: float
     other_cpu: float
+    rss_each_second_mb: list[int] = field(default_factory=list)  # when the peak came
     failure_samples: list[str] = field(default_factory=list)
     targets: list[dict[str, object]] = field(default_factory=list)
 
@@ -766,11 +779,14 @@ def effects_benchmark(work: Path, *, megapixels: float, booths: int, rounds: int
             raise BenchError(f"a single photo was answered {alone[0].status} {alone[0].error}")
         print(f"{booths} booths sending {rounds} photo(s) each, all at once …")
         started = time.monotonic()
+        monitor = Monitor(server.pid, os.getpid())
+        monitor.start()
         with UsageWatch(server.pid, [os.getpid()]) as watch:
             records = asyncio.run(
                 effects_booths_run(booths=booths, port=server.port, payload=payload, rounds=rounds)
             )
         seconds = time.monotonic() - started
+        monitor.stop()
         time.sleep(1.0)  # the thumbnails and digests no booth waits for
         rss_after = _rss_kb(server.pid) / 1024
         server.check_alive()
@@ -791,6 +807,7 @@ def effects_benchmark(work: Path, *, megapixels: float, booths: int, rounds: int
         single=single.usage,
         usage=watch.usage,
         rss_after=rss_after,
+        rss_each_second=[round(sample[1] / 1024) for sample in monitor.samples],
     )
 
 
@@ -808,6 +825,7 @@ def effects_report_make(
     single: object,
     usage: object,
     rss_after: float,
+    rss_each_second: list[int],
 ) -> EffectsReport:
     statuses = Counter("no answer" if r.status is None else str(r.status) for r in records)
     latency = [r.latency_ms for r in records if r.status == 200]
@@ -834,6 +852,7 @@ def effects_report_make(
         rss_after_mb=rss_after,
         server_cpu=usage.server_cpu,
         other_cpu=usage.other_cpu,
+        rss_each_second_mb=rss_each_second,
         failure_samples=[f"booth {r.booth}: {r.status} {r.error}" for r in records if r.error][:10],
     )
     peak = max(report.peak_rss_mb, report.hwm_mb or 0.0)
@@ -876,6 +895,7 @@ def effects_report_print(report: EffectsReport) -> None:
         f"{report.single_peak_rss_mb:.1f} MB; the booths' run, peak {report.peak_rss_mb:.1f} MB "
         f"sampled, VmHWM {hwm} MB; after it {report.rss_after_mb:.1f} MB"
     )
+    print(f"  each second of the run: {' '.join(map(str, report.rss_each_second_mb))} MB")
     print(
         f"CPU cores used on average: server {report.server_cpu:.2f}, everything else "
         f"{report.other_cpu:.2f} ({os.cpu_count()} CPUs)"
@@ -920,9 +940,11 @@ def benchmark(
     calls = -1
     try:
         print(f"fake Gemini: pid {provider.process.pid}, {provider.base_url}")
+        # Only the server's environment says where provider calls go; the child inherits ours.
+        os.environ["GEMINI_BASE_URL"] = provider.base_url
         server = ours_start(work)
         print(f"ours: manage.py serve, pid {server.pid}, port {server.port}")
-        slot_configure(work / "data", provider.base_url)
+        slot_configure(work / "data")
         payload = request_bytes(port=server.port, photo=photo)
         warm_up(server.port)
         bystanders = [os.getpid(), provider.process.pid]

@@ -95,7 +95,7 @@ def test_a_test_photo_shows_its_result_time_and_job_on_the_page(
     staff_page: Page, booth: Booth, photo: bytes
 ) -> None:
     staff_page.goto(slot_page("slot-001"))
-    staff_page.fill("#id_operation", "grayscale")  # not saved: the run uses it anyway
+    staff_page.select_option("#id_operation", "grayscale")  # not saved: the run uses it anyway
     staff_page.set_input_files(
         "#test-run-photo", files=[{"name": "test.jpg", "mimeType": "image/jpeg", "buffer": photo}]
     )
