@@ -187,3 +187,18 @@ def test_thumbnail_is_made_when_first_asked_for_and_kept(booth: Booth, photo: by
     with default_storage.open(thumbnail.storage_name) as file, Image.open(file) as image:
         assert max(image.size) == 256
     assert thumbnail_for_job(job_id=job_id) == thumbnail
+
+
+def test_every_answer_carrying_a_guests_photo_forbids_content_sniffing(
+    booth: Booth, photo: bytes
+) -> None:
+    # A browser must never run an "image" as a page: each answer says so.
+    answer = booth.post_photo("slot-002", photo)
+    job_id = answer.headers["x-job-id"]
+
+    download = booth.http.get(f"/public/results/{job_id}")
+    page = booth.http.get(f"/r/{job_id}")
+
+    for response in (answer, download, page):
+        assert response.status_code == 200
+        assert response.headers["x-content-type-options"] == "nosniff"
