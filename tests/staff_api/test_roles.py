@@ -29,6 +29,8 @@ OPERATOR_CALLS = [
     Call("patch", "/api/slots/slot-002", json={"settings": {"prompt": "a watercolour"}}),
     Call("get", "/api/stats/overview"),
     Call("get", "/api/stats/slots"),
+    Call("get", "/api/stats/refused-addresses"),
+    Call("delete", "/api/stats/refused-addresses/198.51.100.7", success=204),
 ]
 EVERY_CALL = ENDPOINTS + OPERATOR_CALLS
 
@@ -40,6 +42,7 @@ OPERATOR_MAY = {
     "GET /api/jobs/{job_id}/thumbnail",
     "GET /api/stats/overview",
     "GET /api/stats/slots",
+    "GET /api/stats/refused-addresses",
 }
 
 
