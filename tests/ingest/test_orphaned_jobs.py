@@ -156,7 +156,7 @@ def test_a_live_servers_job_past_its_deadline_is_left_to_it(
     fake_gemini: FakeGemini,
 ) -> None:
     # Long enough for server B to look at the job while server A still runs it.
-    slot_id = hanging_gemini_slot(15)
+    slot_id = hanging_gemini_slot(8)
     server_a, server_b = start_server("a"), start_server("b")
     with ThreadPoolExecutor(max_workers=1) as pool:
         answer, job = photo_in_flight(pool, server_a, slot_id, fake_gemini)
