@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import os
-import platform
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,30 +40,6 @@ def _usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 2
 
-
-# glibc's mallopt(3) parameter number, from <malloc.h>.
-_M_MMAP_THRESHOLD = -3
-_OWN_MAPPING_BYTES = 4 * 1024 * 1024
-
-
-def _large_buffers_in_own_mappings() -> None:
-    """Have glibc give every buffer of 4 MB or more (decoded photos, which Pillow allocates
-    16 MB at a time; encoded results) a mapping of its own, returned to the system when freed.
-
-    By default glibc raises that threshold to the size of the first such buffer freed, and later
-    ones come from its heaps, which shrink only from their top: after 60 photos of 24 MP turned
-    sepia by 30 booths at once, the server kept 370 MB (477 MB at peak); with the threshold
-    fixed, 140 MB (400 MB at peak), at the same CPU time per photo (bench/load.py
-    --local-effects 24). Elsewhere than glibc this does nothing.
-    """
-    if platform.libc_ver()[0] != "glibc":
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
-
-
-_large_buffers_in_own_mappings()
 
 database_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="database")
 image_executor = ThreadPoolExecutor(
