@@ -15,14 +15,16 @@ from typing import Annotated, Any
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from ninja import File, Form, Router, Schema, UploadedFile
 from ninja.security import APIKeyQuery
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ingest.models import Job, JobSource
-from ingest.selectors import job_detail, job_get
+from ingest.selectors import job_detail, job_get, results_archive_members
 from ingest.services import PhotoAnswer, booth_gate, ingest_photo
 from ingest.uploads import booth_form_read
+from media.archives import zip_chunks
 from media.responses import stored_media_response
 from media.selectors import media_file_bytes, public_result
 from media.services import thumbnail_for_job
@@ -264,6 +266,46 @@ class JobOut(Schema):
             return None
         path = reverse("api:job_thumbnail", kwargs={"job_id": str(job.pk)})
         return context["request"].build_absolute_uri(path)
+
+
+# A form's empty date field means no limit.
+_OptionalMoment = Annotated[datetime | None, BeforeValidator(lambda value: value or None)]
+
+
+@staff_router.get(
+    "/results/archive",
+    auth=staff_with("ingest.view_job", "media.view_storedmedia"),
+    url_name="results_archive",
+    summary="The event's photos in one ZIP",
+    description="Every guest's photo still kept (expired ones are gone), of booth jobs started "
+    "from `since` up to `until` (ISO 8601; both optional) and of `slot_id` when given, as one "
+    "ZIP streamed while it is built: slot-001/20261207-143005-1a2b3c4d.jpg, … Test runs are "
+    "left out. A time without a zone is the server's local time.",
+    openapi_extra={
+        "responses": {"200": {"description": "ZIP", "content": {"application/zip": {}}}}
+    },
+)
+async def results_archive(
+    request: HttpRequest,
+    since: _OptionalMoment = None,
+    until: _OptionalMoment = None,
+    slot_id: str | None = None,
+) -> StreamingHttpResponse:
+    members = await run_database_work(
+        results_archive_members, since=_aware(since), until=_aware(until), slot_id=slot_id
+    )
+    response = StreamingHttpResponse(zip_chunks(members), content_type="application/zip")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="photochanger-{stamp}.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # A browser's date and time field sends no zone: it means the server's (TIME_ZONE).
+    if moment is not None and timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    return moment
 
 
 @staff_router.get(

@@ -6,11 +6,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from ingest.models import Job, JobStatus
+from ingest.models import Job, JobSource, JobStatus
+from media.archives import ArchiveMember
+from media.models import MediaKind, StoredMedia
 from media.selectors import job_result, public_result
 from photochanger.errors import JobNotFound
 from slots.models import GlobalSettings, Slot
@@ -92,3 +95,26 @@ def jobs_with_id(queryset: QuerySet[Job], term: str) -> QuerySet[Job]:
     except ValueError:
         return queryset.none()
     return queryset.filter(pk=job_id)
+
+
+def results_archive_members(
+    *, since: datetime | None = None, until: datetime | None = None, slot_id: str | None = None
+) -> list[ArchiveMember]:
+    """The guests' photos still kept, of booth jobs started in [since, until) and of one slot
+    when given, oldest first, named ``slot-001/20261207-143005-1a2b3c4d.jpg`` (local time)."""
+    results = StoredMedia.objects.filter(
+        kind=MediaKind.RESULT, expires_at__gt=timezone.now(), job__source=JobSource.INGEST
+    ).select_related("job")
+    if since is not None:
+        results = results.filter(job__started_at__gte=since)
+    if until is not None:
+        results = results.filter(job__started_at__lt=until)
+    if slot_id:
+        results = results.filter(job__slot_id=slot_id)
+    members = []
+    for media in results.order_by("job__started_at"):
+        started = timezone.localtime(media.job.started_at)
+        extension = PurePosixPath(media.storage_name).suffix
+        name = f"{media.job.slot_id}/{started:%Y%m%d-%H%M%S}-{str(media.job_id)[:8]}{extension}"
+        members.append(ArchiveMember(name=name, media=media, modified_at=started))
+    return members

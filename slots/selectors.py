@@ -34,6 +34,11 @@ def slot_get(*, slot_id: str) -> Slot | None:
         return None
 
 
+def slot_ids() -> list[str]:
+    """Every slot's id, in order."""
+    return list(Slot.objects.order_by("id").values_list("id", flat=True))
+
+
 def slot_require(*, slot_id: str) -> Slot:
     """The slot; SlotNotFound for an unknown id."""
     slot = slot_get(slot_id=slot_id)

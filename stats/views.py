@@ -29,6 +29,7 @@ from photochanger.responses import error_response, json_response
 from photochanger.throttle import client_address
 from photochanger.tokens import api_token_user
 from slots.readiness import active_slots_missing
+from slots.selectors import slot_ids
 from stats.metrics import CONTENT_TYPE, metrics_text
 from stats.selectors import (
     GALLERY_CACHE_SECONDS,
@@ -70,6 +71,7 @@ def stats_page(request: HttpRequest) -> HttpResponse:
         "share_choices": SHARE_CHOICES,
         "gallery_shared_until": gallery_shared_until(),
         "refused_addresses": refused_addresses(),
+        "slot_ids": slot_ids(),
         "slots_not_ready": {
             slot_id: missing for slot_id, missing in active_slots_missing().items() if missing
         },
