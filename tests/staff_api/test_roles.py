@@ -11,6 +11,7 @@ from django.test import Client
 from photochanger.roles import EVENT_ADMIN, EVENT_OPERATOR, OPERATOR_PERMISSIONS
 from photochanger.tokens import api_token_create
 from slots.models import GlobalSettings, Slot
+from tests.booth import Booth
 from tests.images import jpeg_bytes
 from tests.roles import role_group, staff_with_role
 from tests.staff_api.conftest import csrf_headers
@@ -151,8 +152,14 @@ def test_the_data_migration_made_both_groups() -> None:
     ("role", "status"), [(EVENT_ADMIN, 200), (EVENT_OPERATOR, 200), (None, 403)]
 )
 def test_test_runs_are_for_operators_and_admins(
-    role: str | None, status: int, configured: None
+    role: str | None, status: int, booth: Booth, photo: bytes
 ) -> None:
-    response = _token_client(role).post("/api/slots/slot-001/test-run", {"fileToUpload": _photo()})
+    token = api_token_create(user=staff_with_role("tester", role), name="t")[1]
+
+    response = booth.http.post(
+        "/api/slots/slot-001/test-run",
+        files={"fileToUpload": ("t.jpg", photo, "image/jpeg")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
     assert response.status_code == status
