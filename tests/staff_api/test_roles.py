@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from photochanger.roles import EVENT_ADMIN, EVENT_OPERATOR, OPERATOR_PERMISSIONS
 from photochanger.tokens import api_token_create
 from slots.models import GlobalSettings, Slot
 from tests.booth import Booth
-from tests.images import jpeg_bytes
 from tests.roles import role_group, staff_with_role
 from tests.staff_api.conftest import csrf_headers
 from tests.staff_api.endpoints import ENDPOINTS, Call, call_id
 
 pytestmark = pytest.mark.django_db
-
-
-def _photo() -> SimpleUploadedFile:
-    return SimpleUploadedFile("photo.jpg", jpeg_bytes(), content_type="image/jpeg")
 
 
 # What an event operator does on the day, beyond reading.
