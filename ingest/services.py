@@ -33,6 +33,7 @@ from ingest.workers import current_worker
 from media.images import PhotoInfo, photo_inspect
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
 from media.services import provider_media_publish
+from media.stamps import result_qr_stamped
 from photochanger.errors import (
     ClientDisconnected,
     InternalError,
@@ -307,6 +308,8 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             result = await _provider_call(admission, photo, path)
         finally:
             recorded["provider_ms"] = _elapsed_ms(provider_started)
+        if admission.slot.guest_qr_corner and admission.settings.public_base_url:
+            result = await run_image_work(_guest_qr_stamped, admission, result, path)
         recorded |= _digest_fields(await digests)
         return await run_database_work(
             _result_keep, admission=admission, photo=photo_file, result=result, recorded=recorded
@@ -435,6 +438,19 @@ def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> Pro
         deadline=admission.deadline,
         photo_url=photo_url,
     )
+
+
+def _guest_qr_stamped(admission: Admission, result: ProviderResult, path: Path) -> ProviderResult:
+    """The result with the QR code of the guest's page, for the booth's print."""
+    data = path.read_bytes() if result.photo_unchanged else result.data
+    page = f"{admission.settings.public_base_url.rstrip('/')}/r/{admission.job_id}"
+    stamped, image_format = result_qr_stamped(
+        data,
+        url=page,
+        corner=admission.slot.guest_qr_corner,
+        caption=admission.slot.guest_qr_caption,
+    )
+    return ProviderResult(format=image_format, data=stamped)
 
 
 def _result_keep(

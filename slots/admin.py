@@ -35,6 +35,7 @@ from slots.services import (
     PROVIDER_KEY_NAMES,
     SETTINGS_EDITABLE_FIELDS,
     SLOT_EDITABLE_FIELDS,
+    guest_qr_problem,
     ingest_password_set,
     provider_key_set,
     settings_get,
@@ -150,6 +151,8 @@ class SlotForm(forms.ModelForm):
                 "settings",
                 _("Your role may change only the prompt here; ask an event admin for more."),
             )
+        if problem := guest_qr_problem(corner=cleaned.get("guest_qr_corner", "")):
+            self.add_error("guest_qr_corner", problem)
         combination = ("provider", "operation", "settings")
         if all(name in cleaned for name in combination):
             problems = slot_settings_problems(
@@ -262,6 +265,7 @@ class SlotAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "display_name", "is_active")}),
         (_("Processing"), {"fields": ("provider", "operation", "settings")}),
         (_("Limits"), {"fields": ("size_limit_mb", "max_concurrent_jobs", "on_failure")}),
+        (_("The guest's link on the print"), {"fields": ("guest_qr_corner", "guest_qr_caption")}),
         (_("Changes"), {"fields": ("version", "updated_by", "updated_at")}),
     )
     readonly_fields = ("id", "version", "updated_by", "updated_at")

@@ -14,7 +14,7 @@ from media.selectors import media_file_bytes
 from photochanger.auth import permissions_require, staff_auth, staff_with
 from photochanger.schemas import ErrorOut
 from providers.schema import provider_settings_schema
-from slots.models import OnFailure, Provider, Slot, TemplateImage, TemplateRole
+from slots.models import OnFailure, Provider, QrCorner, Slot, TemplateImage, TemplateRole
 from slots.readiness import slot_missing
 from slots.selectors import (
     SettingsOverview,
@@ -73,6 +73,10 @@ class SlotOut(Schema):
     settings: dict[str, Any]
     on_failure: str
     max_concurrent_jobs: int | None
+    guest_qr_corner: str = Field(
+        description="Where the guest page's QR code is stamped; empty: not."
+    )
+    guest_qr_caption: str
     version: int
     updated_at: datetime
     updated_by: str | None = Field(description="The username of whoever saved it last.")
@@ -121,6 +125,14 @@ class SlotPatchIn(Schema):
     )
     on_failure: OnFailure = Field(default=None)
     max_concurrent_jobs: int | None = Field(default=None, description="null: no slot cap.")
+    guest_qr_corner: QrCorner = Field(
+        default=None,
+        description="Stamp the QR code of the guest's page (/r/{job} under the public base URL) "
+        "on each result, in this corner; empty for none. Refused without a public base URL.",
+    )
+    guest_qr_caption: Annotated[str, StringConstraints(max_length=40)] = Field(
+        default=None, description="A short text under the code, e.g. “Scan for your photo”."
+    )
 
 
 class IngestPasswordOut(Schema):

@@ -25,6 +25,14 @@ class OnFailure(models.TextChoices):
     ORIGINAL = "original", _("Answer 200 with the guest's original photo")
 
 
+class QrCorner(models.TextChoices):
+    NONE = "", _("none")
+    TOP_LEFT = "top-left", _("top left")
+    TOP_RIGHT = "top-right", _("top right")
+    BOTTOM_LEFT = "bottom-left", _("bottom left")
+    BOTTOM_RIGHT = "bottom-right", _("bottom right")
+
+
 class Slot(models.Model):
     id = models.CharField(_("ID"), primary_key=True, max_length=16, editable=False)
     display_name = models.CharField(_("name"), max_length=100)
@@ -47,6 +55,22 @@ class Slot(models.Model):
         null=True,
         blank=True,
         help_text=_("Optional cap for this slot, under the global one."),
+    )
+    guest_qr_corner = models.CharField(
+        _("guest's QR code on the print"),
+        max_length=16,
+        choices=QrCorner.choices,
+        blank=True,
+        help_text=_(
+            "Stamp the QR code of the guest's result page onto each result, in this corner "
+            "(needs the public base URL)."
+        ),
+    )
+    guest_qr_caption = models.CharField(
+        _("caption under the QR code"),
+        max_length=40,
+        blank=True,
+        help_text=_("For example “Scan for your photo”."),
     )
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     updated_by = models.ForeignKey(

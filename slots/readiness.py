@@ -47,6 +47,10 @@ def slot_missing(*, slot: Slot, settings: GlobalSettings | None = None) -> list[
             )
             % {"provider": name}
         )
+    if slot.guest_qr_corner and not settings.public_base_url:
+        missing.append(
+            gettext("Its QR code needs the public base URL: set it on the settings page.")
+        )
     roles = {image.role for image in slot.template_images.all()}
     for role in driver.required_template_roles(slot.operation):
         if role not in roles:

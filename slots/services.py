@@ -116,6 +116,16 @@ def slot_settings_problems(*, provider: str, operation: str, settings: object) -
     return problems
 
 
+def guest_qr_problem(*, corner: str) -> str | None:
+    """Why a slot may not stamp the guest's QR code now, or None."""
+    if corner and not settings_get().public_base_url:
+        return gettext(
+            "The QR code leads to the guest's page at the public base URL: set it on the "
+            "settings page first."
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class SlotOverrides:
     """Unsaved changes staff try in a test run; None means "as saved"."""
@@ -152,6 +162,8 @@ SLOT_EDITABLE_FIELDS = (
     "settings",
     "on_failure",
     "max_concurrent_jobs",
+    "guest_qr_corner",
+    "guest_qr_caption",
 )
 SETTINGS_EDITABLE_FIELDS = (
     "sync_response_seconds",
@@ -206,6 +218,8 @@ def slot_update(*, slot: Slot, user: object, changes: dict) -> Slot:
     problems |= slot_settings_problems(
         provider=slot.provider, operation=slot.operation, settings=slot.settings
     )
+    if problem := guest_qr_problem(corner=slot.guest_qr_corner):
+        problems["guest_qr_corner"] = problem
     if problems:
         raise SlotSettingsInvalid(problems)
     # Counted in the database, so two staff saving at once still get two versions.

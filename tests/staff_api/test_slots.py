@@ -58,6 +58,8 @@ def test_slot_shows_its_fields(api: Client) -> None:
         "jobs_today",
         "ready",
         "missing",
+        "guest_qr_corner",
+        "guest_qr_caption",
     }
     stored = Slot.objects.get(pk="slot-001")
     assert slot["provider"] == stored.provider
