@@ -46,6 +46,7 @@ class JobAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("id", "slot", "source", "provider", "operation", "status")}),
+        (_("Prompt sent"), {"fields": ("prompt_sent",)}),
         (
             _("Answer given"),
             {"fields": ("http_status", "failure_reason", "failure_details", "fallback_original")},

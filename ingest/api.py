@@ -222,6 +222,10 @@ class JobOut(Schema):
     provider_ms: int | None
     upload: UploadOut
     metadata: dict[str, Any]
+    prompt_sent: str = Field(
+        description="The prompt as the provider got it, its placeholders filled from the "
+        "booth's form fields; empty for a slot without a prompt."
+    )
     result: ResultOut | None
     thumbnail_url: str | None = Field(description="A small WebP of the result, for staff.")
 

@@ -41,6 +41,7 @@ def job_start(
     upload_hash: str = "",
     metadata: dict[str, str] | None = None,
     worker: str = "",
+    prompt_sent: str = "",
 ) -> Job:
     """Record a request that passed the password and slot checks, as a pending job of
     ``worker`` (the server process running it, see ingest.workers; empty for none known)."""
@@ -56,6 +57,7 @@ def job_start(
         upload_hash=upload_hash,
         metadata=metadata or {},
         worker=worker,
+        prompt_sent=prompt_sent,
     )
 
 

@@ -52,6 +52,8 @@ class Job(models.Model):
     upload_hash = models.CharField(_("hash sent by the booth"), max_length=128, blank=True)
     upload_hash_matches = models.BooleanField(_("hash matches"), null=True, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    # The prompt as the provider got it, placeholders filled from the booth's answers.
+    prompt_sent = models.TextField(_("prompt sent"), blank=True)
     result_expires_at = models.DateTimeField(_("result kept until"), null=True, blank=True)
     # The Worker (server process) running the job; empty when the process keeps no heartbeat
     # (the ASGI app under another server, a test run in-process). No foreign key: a worker's

@@ -60,6 +60,7 @@ from providers.base import (
 )
 from providers.registry import provider_for
 from slots.models import GlobalSettings, OnFailure, Slot
+from slots.prompts import prompt_filled
 from slots.selectors import provider_api_key, slot_get
 from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
 
@@ -93,6 +94,7 @@ class Admission:
     deadline: Deadline
     deadline_at: datetime  # the same deadline on the wall clock, as the job row and media keep it
     admitted: bool  # whether it holds a place under the capacity limits
+    call_settings: dict  # the slot's settings with its prompt filled from the booth's answers
     capacity_error: Exception | None = None  # why the limits could not be asked
 
 
@@ -191,8 +193,11 @@ def _admit(
             raise SlotDisabled(f"{slot.id} is switched off")
     seconds = settings.sync_response_seconds
     photo = form.photos[0] if form.photos else None
+    # The booth's survey answers (form fields) fill the prompt's placeholders: slots.prompts.
+    call_settings, prompt_sent = prompt_filled(slot.settings, answers=form.metadata)
     job = job_start(
         slot=slot,
+        prompt_sent=prompt_sent,
         source=source,
         started_at=started_at,
         deadline_at=started_at + timedelta(seconds=seconds),
@@ -224,6 +229,7 @@ def _admit(
         deadline=Deadline(started + seconds),
         deadline_at=job.deadline_at,
         admitted=admitted,
+        call_settings=call_settings,
         capacity_error=capacity_error,
     )
 
@@ -432,7 +438,7 @@ def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> Pro
         photo_format=photo.format,
         photo_orientation=photo.orientation,
         operation=slot.operation,
-        settings=slot.settings,
+        settings=admission.call_settings,
         template_images=template_images,
         api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
         deadline=admission.deadline,

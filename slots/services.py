@@ -23,6 +23,7 @@ from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
 from slots.models import GlobalSettings, Slot, TemplateImage, TemplateRole
+from slots.prompts import PROMPT_SETTINGS, prompt_fields_problems
 
 ENVIRONMENT = "environment"
 GENERATED = "generated at first start"
@@ -113,6 +114,8 @@ def slot_settings_problems(*, provider: str, operation: str, settings: object) -
     problems = {}
     for name, message in driver.settings_problems(operation, settings).items():
         problems["operation" if name == "" else f"settings.{name}"] = message
+    for name, message in prompt_fields_problems(settings).items():
+        problems[f"settings.{name}"] = message
     return problems
 
 
@@ -175,9 +178,8 @@ SETTINGS_EDITABLE_FIELDS = (
 PROVIDER_KEY_NAMES = ("gemini", "turbotext", "openai")
 
 
-# The settings that hold a slot's prompt (Turbotext calls it content): an event operator may
-# edit them, and switch the slot on or off, but nothing else (photochanger.roles).
-PROMPT_SETTINGS = ("prompt", "content")
+# An event operator may edit a slot's prompt (PROMPT_SETTINGS) and switch it on or off, but
+# nothing else (photochanger.roles).
 
 
 def slot_changes_within_operation(*, slot: Slot, changes: dict) -> bool:

@@ -26,6 +26,18 @@
     return field ? field.value : null;
   }
 
+  // The survey answers typed as "style=comic, name=Anna", as a booth would send them; the
+  // test run's own fields are not theirs to set.
+  function surveyAnswers() {
+    const reserved = new Set(["fileToUpload", "file", "overrides", "password", "hash"]);
+    const typed = formValue("test-run-answers") || "";
+    return typed
+      .split(",")
+      .map((pair) => pair.split("="))
+      .filter((parts) => parts.length >= 2 && parts[0].trim() && !reserved.has(parts[0].trim()))
+      .map((parts) => [parts[0].trim(), parts.slice(1).join("=").trim()]);
+  }
+
   // The unsaved values; throws an Error whose message a person can act on.
   function overrides() {
     const raw = (formValue("id_settings") || "").trim();
@@ -102,6 +114,9 @@
       const form = new FormData();
       form.append("fileToUpload", photo.files[0]);
       form.append("overrides", JSON.stringify(values));
+      for (const [name, value] of surveyAnswers()) {
+        form.append(name, value);
+      }
       button.disabled = true;
       show([labels.running], false);
       image.hidden = true;

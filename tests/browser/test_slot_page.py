@@ -10,7 +10,7 @@ from playwright.sync_api import Page
 from ingest.models import Job, JobSource, JobStatus
 from slots.models import GlobalSettings, Slot, TemplateImage
 from tests.browser.conftest import image_loaded, screenshot
-from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import FakeGemini, answer_image
 from tests.live import REPO
 from tests.live import LiveBooth as Booth
 
@@ -132,3 +132,24 @@ def test_a_refused_test_photo_shows_the_reason_on_the_page(
     assert "HTTP 422" in status
     assert "settings.bits: bits must be a whole number from 1 to 8." in status
     assert staff_page.is_hidden("#test-run-result")
+
+
+def test_a_test_photo_takes_survey_answers_for_the_prompt(
+    staff_page: Page, booth: Booth, gemini_slot: str, fake_gemini: FakeGemini, photo: bytes
+) -> None:
+    fake_gemini.script(answer_image("PNG", size=(8, 8)))
+    Slot.objects.filter(pk=gemini_slot).update(
+        settings={
+            "prompt": "A {style} portrait",
+            "prompt_fields": {"style": {"default": "plain", "choices": ["plain", "comic"]}},
+        }
+    )
+    staff_page.goto(slot_page(gemini_slot))
+    staff_page.fill("#test-run-answers", "style=comic")
+    staff_page.set_input_files(
+        "#test-run-photo", files=[{"name": "test.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    staff_page.click("#test-run-button")
+
+    image_loaded(staff_page, "#test-run-result")
+    assert Job.objects.get().prompt_sent == "A comic portrait"
