@@ -30,7 +30,8 @@ from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from ingest.workers import current_worker
-from media.images import PhotoInfo, photo_inspect
+from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
+from media.prints import PrintLayout, print_ready
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
 from media.services import provider_media_publish
 from media.stamps import result_qr_stamped
@@ -60,6 +61,7 @@ from providers.base import (
 )
 from providers.registry import provider_for
 from slots.models import GlobalSettings, OnFailure, Slot
+from slots.output import output_for_original, output_layout
 from slots.prompts import prompt_filled
 from slots.selectors import provider_api_key, slot_get
 from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
@@ -314,6 +316,8 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             result = await _provider_call(admission, photo, path)
         finally:
             recorded["provider_ms"] = _elapsed_ms(provider_started)
+        if (layout := output_layout(admission.call_settings)) is not None:
+            result = await run_image_work(_print_ready, result, path, layout)
         if admission.slot.guest_qr_corner and admission.settings.public_base_url:
             result = await run_image_work(_guest_qr_stamped, admission, result, path)
         recorded |= _digest_fields(await digests)
@@ -446,6 +450,13 @@ def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> Pro
     )
 
 
+def _print_ready(result: ProviderResult, path: Path, layout: PrintLayout) -> ProviderResult:
+    """The result laid out for the booth's printer (the slot's output block)."""
+    data = path.read_bytes() if result.photo_unchanged else result.data
+    printed, image_format = print_ready(data, layout)
+    return ProviderResult(format=image_format, data=printed)
+
+
 def _guest_qr_stamped(admission: Admission, result: ProviderResult, path: Path) -> ProviderResult:
     """The result with the QR code of the guest's page, for the booth's print."""
     data = path.read_bytes() if result.photo_unchanged else result.data
@@ -516,6 +527,17 @@ async def _answer_failure(
     if not fallback:
         raise error
     photo = form.photos[0]
+    layout = output_layout(admission.call_settings)
+    if layout is not None and output_for_original(admission.call_settings):
+        printed, image_format = await run_image_work(
+            print_ready, upload_path(photo).read_bytes(), layout
+        )
+        return PhotoAnswer(
+            job_id=admission.job_id,
+            content_type=CONTENT_TYPES[image_format],
+            size=len(printed),
+            data=printed,
+        )
     return PhotoAnswer(
         job_id=admission.job_id,
         content_type=str(recorded["upload_content_type"]),

@@ -23,6 +23,7 @@ from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
 from slots.models import GlobalSettings, Slot, TemplateImage, TemplateRole
+from slots.output import output_problems
 from slots.prompts import PROMPT_SETTINGS, prompt_fields_problems
 
 ENVIRONMENT = "environment"
@@ -114,7 +115,7 @@ def slot_settings_problems(*, provider: str, operation: str, settings: object) -
     problems = {}
     for name, message in driver.settings_problems(operation, settings).items():
         problems["operation" if name == "" else f"settings.{name}"] = message
-    for name, message in prompt_fields_problems(settings).items():
+    for name, message in (prompt_fields_problems(settings) | output_problems(settings)).items():
         problems[f"settings.{name}"] = message
     return problems
 
