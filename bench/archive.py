@@ -15,9 +15,7 @@ Run it from the repository root::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,8 +29,8 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.ingest import HOST, PASSWORD, PYTHON, BenchError, ours_start, photo_make  # noqa: E402
-from bench.load import _rss_kb  # noqa: E402
+from bench.ingest import HOST, PASSWORD, BenchError, ours_start, photo_make  # noqa: E402
+from bench.load import _rss_kb, server_shell  # noqa: E402
 
 STAFF_USER_SCRIPT = """
 from django.contrib.auth import get_user_model
@@ -45,19 +43,8 @@ print(api_token_create(user=user, name="bench")[1])
 
 
 def staff_token(data_dir: Path) -> str:
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    env["DATA_DIR"] = str(data_dir)
-    done = subprocess.run(
-        [str(PYTHON), "manage.py", "shell", "-c", STAFF_USER_SCRIPT],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"could not make a staff token:\n{done.stderr[-2000:]}")
-    return done.stdout.strip().splitlines()[-1]
+    printed = server_shell(data_dir, STAFF_USER_SCRIPT, what="make a staff token")
+    return printed.strip().splitlines()[-1]
 
 
 class PeakRss(threading.Thread):

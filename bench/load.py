@@ -219,8 +219,9 @@ def slot_configure(server_data_dir: Path) -> None:
     server_shell(server_data_dir, script, what=f"configure {SLOT_ID}")
 
 
-def server_shell(server_data_dir: Path, script: str, *, what: str) -> None:
-    """Run ``script`` in ``manage.py shell`` on the running server's data folder."""
+def server_shell(server_data_dir: Path, script: str, *, what: str) -> str:
+    """Run ``script`` in ``manage.py shell`` on the running server's data folder; what it
+    printed."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -237,6 +238,7 @@ def server_shell(server_data_dir: Path, script: str, *, what: str) -> None:
     )
     if done.returncode != 0:
         raise BenchError(f"could not {what}:\n{done.stderr[-2000:]}")
+    return done.stdout
 
 
 def request_bytes(*, port: int, photo: bytes, slot_path: str = SLOT_PATH) -> bytes:
@@ -1026,14 +1028,40 @@ def main() -> int:
     minutes = 1.0 if arguments.quick else arguments.minutes
     work = Path(tempfile.mkdtemp(prefix="photochanger-load-"))
     if arguments.local_effects:
-        return effects_main(arguments, work)
-    try:
-        report = benchmark(
+        return run_and_report(
+            lambda: effects_benchmark(
+                work,
+                megapixels=arguments.local_effects,
+                booths=arguments.booths,
+                rounds=arguments.rounds,
+            ),
+            work=work,
+            show=effects_report_print,
+            write=None if arguments.no_json else effects_report_write,
+        )
+    return run_and_report(
+        lambda: benchmark(
             work,
             minutes=minutes,
             booths=arguments.booths,
             provider_seconds=tuple(arguments.provider_seconds),
-        )
+        ),
+        work=work,
+        show=report_print,
+        write=None if arguments.no_json else report_write,
+    )
+
+
+def run_and_report(
+    run: Callable[[], Report | EffectsReport],
+    *,
+    work: Path,
+    show: Callable,
+    write: Callable | None,
+) -> int:
+    """Run one benchmark, print its report (and write it); the exit status of its targets."""
+    try:
+        report = run()
     except BenchError as error:
         print(f"\nABORTED: {error}", file=sys.stderr)
         return 2
@@ -1042,31 +1070,9 @@ def main() -> int:
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report_print(report)
-    if not arguments.no_json:
-        print(f"\nwritten to {report_write(report).relative_to(REPO)}")
-    return 0 if all(check["passed"] for check in report.targets) else 1
-
-
-def effects_main(arguments: argparse.Namespace, work: Path) -> int:
-    try:
-        report = effects_benchmark(
-            work,
-            megapixels=arguments.local_effects,
-            booths=arguments.booths,
-            rounds=arguments.rounds,
-        )
-    except BenchError as error:
-        print(f"\nABORTED: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; server stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    effects_report_print(report)
-    if not arguments.no_json:
-        print(f"\nwritten to {effects_report_write(report).relative_to(REPO)}")
+    show(report)
+    if write is not None:
+        print(f"\nwritten to {write(report).relative_to(REPO)}")
     return 0 if all(check["passed"] for check in report.targets) else 1
 
 

@@ -31,10 +31,9 @@ from ingest.models import Job, JobSource
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from ingest.workers import current_worker
 from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
-from media.prints import PrintLayout, print_ready
+from media.prints import GuestQr, PrintLayout, print_ready
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
 from media.services import provider_media_publish
-from media.stamps import result_qr_stamped
 from photochanger.errors import (
     ClientDisconnected,
     InternalError,
@@ -316,10 +315,9 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             result = await _provider_call(admission, photo, path)
         finally:
             recorded["provider_ms"] = _elapsed_ms(provider_started)
-        if (layout := output_layout(admission.call_settings)) is not None:
-            result = await run_image_work(_print_ready, result, path, layout)
-        if admission.slot.guest_qr_corner and admission.settings.public_base_url:
-            result = await run_image_work(_guest_qr_stamped, admission, result, path)
+        layout, qr = output_layout(admission.call_settings), _guest_qr(admission)
+        if layout is not None or qr is not None:
+            result = await run_image_work(_for_print, result, path, layout, qr)
         recorded |= _digest_fields(await digests)
         return await run_database_work(
             _result_keep, admission=admission, photo=photo_file, result=result, recorded=recorded
@@ -450,24 +448,25 @@ def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> Pro
     )
 
 
-def _print_ready(result: ProviderResult, path: Path, layout: PrintLayout) -> ProviderResult:
-    """The result laid out for the booth's printer (the slot's output block)."""
-    data = path.read_bytes() if result.photo_unchanged else result.data
-    printed, image_format = print_ready(data, layout)
-    return ProviderResult(format=image_format, data=printed)
-
-
-def _guest_qr_stamped(admission: Admission, result: ProviderResult, path: Path) -> ProviderResult:
-    """The result with the QR code of the guest's page, for the booth's print."""
-    data = path.read_bytes() if result.photo_unchanged else result.data
-    page = f"{admission.settings.public_base_url.rstrip('/')}/r/{admission.job_id}"
-    stamped, image_format = result_qr_stamped(
-        data,
-        url=page,
+def _guest_qr(admission: Admission) -> GuestQr | None:
+    """The code of the guest's page, when the slot stamps it on the print."""
+    base_url = admission.settings.public_base_url
+    if not (admission.slot.guest_qr_corner and base_url):
+        return None
+    return GuestQr(
+        url=f"{base_url.rstrip('/')}/r/{admission.job_id}",
         corner=admission.slot.guest_qr_corner,
         caption=admission.slot.guest_qr_caption,
     )
-    return ProviderResult(format=image_format, data=stamped)
+
+
+def _for_print(
+    result: ProviderResult, path: Path, layout: PrintLayout | None, qr: GuestQr | None
+) -> ProviderResult:
+    """The result laid out for the booth's printer and stamped with the guest's code."""
+    data = path.read_bytes() if result.photo_unchanged else result.data
+    printed, image_format = print_ready(data, layout, qr=qr)
+    return ProviderResult(format=image_format, data=printed)
 
 
 def _result_keep(

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps
 
-from media.images import flattened
+from media.images import WHITE, flattened
+from media.stamps import qr_stamped
 
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+DEFAULT_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,24 @@ class PrintLayout:
     quality: int
 
 
-def print_ready(data: bytes, layout: PrintLayout) -> tuple[bytes, str]:
-    """The image in ``data`` laid out for print, and its Pillow format name."""
+@dataclass(frozen=True)
+class GuestQr:
+    """The guest page's code to stamp on the print (media.stamps)."""
+
+    url: str
+    corner: str
+    caption: str = ""
+
+
+def print_ready(
+    data: bytes, layout: PrintLayout | None, *, qr: GuestQr | None = None
+) -> tuple[bytes, str]:
+    """The image in ``data`` laid out for print (when ``layout``) and stamped with the guest's
+    code (when ``qr``), decoded and encoded once; and its Pillow format name. Without a layout
+    a PNG or WebP keeps its format and anything else becomes a JPEG."""
     with Image.open(io.BytesIO(data)) as image:
-        if layout.width and layout.height:
+        source_format = image.format
+        if layout is not None and layout.width and layout.height:
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the paper (either
             # way up): a 24 MP photo for a 4x6 print decodes at 6 MP, in a third of the time.
             side = max(layout.width, layout.height)
@@ -39,28 +55,39 @@ def print_ready(data: bytes, layout: PrintLayout) -> tuple[bytes, str]:
         # Turned upright for good: the print has no EXIF orientation left to misread.
         upright = ImageOps.exif_transpose(image)
         profile = image.info.get("icc_profile")
-        opaque = flattened(upright, background=layout.background)
-    if profile and opaque.mode == "RGB":
+        opaque = flattened(upright, background=layout.background if layout else WHITE)
+    if layout is not None:
+        opaque = _laid_out(opaque, layout, profile=profile)
+    if qr is not None:
+        opaque = qr_stamped(opaque, url=qr.url, corner=qr.corner, caption=qr.caption)[0]
+    if layout is not None:
+        image_format = FORMATS[layout.format]
+        options: dict[str, object] = {"dpi": (layout.dpi, layout.dpi), "quality": layout.quality}
+    else:
+        image_format = source_format if source_format in ("PNG", "WEBP") else "JPEG"
+        options = {"quality": DEFAULT_QUALITY}
+    if image_format == "PNG":
+        options.pop("quality")
+    buffer = io.BytesIO()
+    opaque.save(buffer, image_format, **options)
+    return buffer.getvalue(), image_format
+
+
+def _laid_out(image: Image.Image, layout: PrintLayout, *, profile: bytes | None) -> Image.Image:
+    if profile and image.mode == "RGB":
         # Printers and their drivers assume sRGB: an Adobe RGB photo would print dull.
-        opaque = ImageCms.profileToProfile(
-            opaque,
+        image = ImageCms.profileToProfile(
+            image,
             ImageCms.ImageCmsProfile(io.BytesIO(profile)),
             ImageCms.createProfile("sRGB"),
             outputMode="RGB",
         )
-    if layout.width and layout.height:
-        size = (layout.width, layout.height)
-        if layout.fit == "contain":
-            fitted = ImageOps.contain(opaque, size, Image.Resampling.LANCZOS)
-            paper = Image.new(opaque.mode, size, layout.background)
-            paper.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
-            opaque = paper
-        else:
-            opaque = ImageOps.fit(opaque, size, Image.Resampling.LANCZOS)
-    image_format = FORMATS[layout.format]
-    options: dict[str, object] = {"dpi": (layout.dpi, layout.dpi)}
-    if image_format in ("JPEG", "WEBP"):
-        options["quality"] = layout.quality
-    buffer = io.BytesIO()
-    opaque.save(buffer, image_format, **options)
-    return buffer.getvalue(), image_format
+    if not (layout.width and layout.height):
+        return image
+    size = (layout.width, layout.height)
+    if layout.fit == "crop":
+        return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+    fitted = ImageOps.contain(image, size, Image.Resampling.LANCZOS)
+    paper = Image.new(image.mode, size, layout.background)
+    paper.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
+    return paper

@@ -6,7 +6,6 @@ our headers: a code on the print is the guest's only way to the result page with
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import segno
@@ -20,7 +19,6 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 QR_SHARE = 0.18
 MARGIN_SHARE = 0.03
 QUIET_MODULES = 2  # white around the code, so it reads on a dark photo
-JPEG_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -68,15 +66,3 @@ def qr_stamped(
             anchor="ma",
         )
     return stamped, StampLayout(left=code_left, top=code_top, module=module)
-
-
-def result_qr_stamped(data: bytes, *, url: str, corner: str, caption: str) -> tuple[bytes, str]:
-    """A result's bytes with the code stamped, and its format: JPEG, as printers expect, unless
-    it came as PNG or WebP (kept)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image_format = image.format if image.format in ("PNG", "WEBP") else "JPEG"
-        stamped, _layout = qr_stamped(image, url=url, corner=corner, caption=caption)
-    buffer = io.BytesIO()
-    options = {"quality": JPEG_QUALITY} if image_format == "JPEG" else {}
-    stamped.save(buffer, image_format, **options)
-    return buffer.getvalue(), image_format

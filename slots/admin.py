@@ -294,8 +294,10 @@ class SlotAdmin(admin.ModelAdmin):
         return form
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Slot]:
-        # Today's counts come in the same query as the page's slots.
-        return slots_counting_jobs_today(super().get_queryset(request).select_related("updated_by"))
+        # Today's counts come in the same query as the page's slots; their template images
+        # (readiness) in one more.
+        slots = super().get_queryset(request).select_related("updated_by")
+        return slots_counting_jobs_today(slots.prefetch_related("template_images"))
 
     def change_view(
         self,
