@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps
 
 from media.images import WHITE, flattened
+from media.people import people_focus
 from media.stamps import qr_stamped
 
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
@@ -23,7 +24,9 @@ DEFAULT_QUALITY = 92
 class PrintLayout:
     width: int | None  # None: as the provider answered
     height: int | None
-    fit: str  # "crop": fill the paper, centred, the excess cut off; "contain": all of it, bands
+    # "crop": fill the paper, centred, the excess cut off; "crop-faces": the same, kept on the
+    # people's faces (media.people); "contain": all of it, on bands of the background.
+    fit: str
     background: str  # the bands' colour, and what transparency is laid on
     dpi: int
     format: str  # "jpeg", "png" or "webp"
@@ -87,7 +90,30 @@ def _laid_out(image: Image.Image, layout: PrintLayout, *, profile: bytes | None)
     size = (layout.width, layout.height)
     if layout.fit == "crop":
         return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+    if layout.fit == "crop-faces":
+        centering = _centering_on(people_focus(image), image.size, size)
+        return ImageOps.fit(image, size, Image.Resampling.LANCZOS, centering=centering)
     fitted = ImageOps.contain(image, size, Image.Resampling.LANCZOS)
     paper = Image.new(image.mode, size, layout.background)
     paper.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
     return paper
+
+
+def _centering_on(
+    focus: tuple[float, float] | None, image_size: tuple[int, int], size: tuple[int, int]
+) -> tuple[float, float]:
+    """ImageOps.fit's centering that puts ``focus`` (fractions of the image) as near the middle
+    of the crop as the image allows; the middle when there is no focus (no one in the photo)."""
+    if focus is None:
+        return 0.5, 0.5
+    image_aspect, paper_aspect = image_size[0] / image_size[1], size[0] / size[1]
+    # The share of the image the crop keeps, across and down (one of them is 1: nothing to move).
+    kept = (
+        (paper_aspect / image_aspect, 1.0)
+        if image_aspect > paper_aspect
+        else (1.0, image_aspect / paper_aspect)
+    )
+    return tuple(
+        0.5 if share >= 1 else min(1.0, max(0.0, (point - share / 2) / (1 - share)))
+        for point, share in zip(focus, kept, strict=True)
+    )

@@ -5,9 +5,10 @@ In the slot's settings, for any provider::
     {"output": {"size": "4x6-portrait", "fit": "crop", "format": "jpeg", "quality": 92}}
 
 ``size`` is a preset (below), ``{"width": W, "height": H}`` in pixels, or ``as-answered``;
-``fit`` is ``crop`` (fill the paper, centred) or ``contain`` (all of the image, with bands of
-``background``); ``dpi`` defaults to 300; ``original`` true lays out the guest's own photo too
-when the slot answers it (``on_failure = original``).
+``fit`` is ``crop`` (fill the paper, centred), ``crop-faces`` (fill it, kept on the people's
+faces) or ``contain`` (all of the image, with bands of ``background``); ``dpi`` defaults to
+300; ``original`` true lays out the guest's own photo too when the slot answers it
+(``on_failure = original``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 
 from django.utils.translation import gettext
 
+from media.people import segmentation_available
 from media.prints import FORMATS, PrintLayout
 
 # Pixels at 300 dpi.
@@ -28,7 +30,7 @@ SIZES = {
     "square": (1800, 1800),
     "as-answered": (None, None),
 }
-FITS = ("crop", "contain")
+FITS = ("crop", "crop-faces", "contain")
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _KEYS = {"size", "fit", "background", "dpi", "format", "quality", "original"}
 
@@ -55,8 +57,16 @@ def output_problems(settings: dict) -> dict[str, str]:
             gettext('The size must be one of %(choices)s, or {"width": …, "height": …}.')
             % {"choices": ", ".join(SIZES)}
         )
-    if output.get("fit", "crop") not in FITS:
-        problems.append(gettext("The fit must be crop or contain."))
+    fit = output.get("fit", "crop")
+    if fit not in FITS:
+        problems.append(gettext("The fit must be crop, crop-faces or contain."))
+    elif fit == "crop-faces" and not segmentation_available():
+        problems.append(
+            gettext(
+                "crop-faces finds people with the mediapipe package, which this server lacks "
+                "(it installs on Python 3.11 and 3.12); use crop."
+            )
+        )
     if not _COLOUR.fullmatch(str(output.get("background", "#ffffff"))):
         problems.append(gettext("The background is a colour written as #rrggbb."))
     dpi = output.get("dpi", 300)

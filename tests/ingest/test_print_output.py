@@ -7,7 +7,7 @@ import io
 
 import pytest
 from django.test import Client
-from PIL import Image
+from PIL import Image, ImageStat
 
 from photochanger.tokens import api_token_create
 from slots.models import GlobalSettings, Slot
@@ -18,6 +18,7 @@ from tests.roles import EVENT_ADMIN, staff_with_role
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LANDSCAPE = (640, 480)
+GREY = (128, 128, 128)
 
 
 def with_output(slot_id: str, output: dict, **fields: object) -> None:
@@ -41,6 +42,32 @@ def test_a_landscape_photo_fills_a_portrait_4x6_at_300_dpi(booth: Booth) -> None
     assert answer.headers["content-type"] == "image/jpeg"
     download = booth.http.get(f"/public/results/{answer.headers['x-job-id']}")
     assert download.content == answer.content
+
+
+def photo_with_a_person_at_the_right() -> bytes:
+    """A 3:1 landscape: plain grey, and NASA's portrait of Eileen Collins at its right end."""
+    astronaut = pytest.importorskip("skimage.data").astronaut
+    canvas = Image.new("RGB", (1536, 512), GREY)
+    canvas.paste(Image.fromarray(astronaut()), (1024, 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("fit", "person_shown"), [("crop", False), ("crop-faces", True)])
+def test_crop_faces_keeps_the_person_a_centred_crop_cuts_off(
+    booth: Booth, fit: str, person_shown: bool
+) -> None:
+    pytest.importorskip("mediapipe", reason="person segmentation needs Python 3.11 or 3.12")
+    with_output("slot-001", {"size": "square", "fit": fit})
+
+    image = printed(booth.post_photo("slot-001", photo_with_a_person_at_the_right()))
+
+    assert image.size == (1800, 1800)
+    # Her face is ~230 px into the portrait, so at the crop's middle when the crop is on her.
+    face = ImageStat.Stat(image.convert("RGB").crop((700, 300, 1100, 700))).mean
+    plain_grey = all(abs(channel - GREY[0]) < 6 for channel in face)
+    assert plain_grey is not person_shown
 
 
 def test_contain_keeps_the_whole_photo_on_bands_of_the_background(booth: Booth) -> None:
@@ -97,7 +124,7 @@ def test_the_guests_original_is_laid_out_when_the_slot_asks(booth: Booth, settin
     [
         ({"size": "a4"}, "size must be one of"),
         ({"size": {"width": 10, "height": 600}}, "64 to 10000"),
-        ({"fit": "stretch"}, "crop or contain"),
+        ({"fit": "stretch"}, "crop, crop-faces or contain"),
         ({"background": "red"}, "#rrggbb"),
         ({"format": "gif"}, "jpeg, png or webp"),
         ({"dpi": 5}, "72 to 1200"),
