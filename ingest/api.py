@@ -21,6 +21,7 @@ from ninja.security import APIKeyQuery
 from pydantic import BeforeValidator, Field
 
 from ingest.models import Job, JobSource
+from ingest.previews import print_preview_prepare, print_preview_render
 from ingest.selectors import job_detail, job_get, results_archive_members
 from ingest.services import PhotoAnswer, booth_gate, ingest_photo
 from ingest.uploads import booth_form_read
@@ -30,7 +31,7 @@ from media.selectors import media_file_bytes, public_result
 from media.services import thumbnail_for_job
 from photochanger.auth import staff_auth, staff_with
 from photochanger.errors import InvalidRequest, ResultNotFound
-from photochanger.executors import run_database_work
+from photochanger.executors import run_database_work, run_image_work
 from photochanger.schemas import ErrorOut
 from photochanger.throttle import client_address, guarded_lookup
 from slots.services import SlotOverrides
@@ -128,6 +129,38 @@ async def slot_test_run(
         overrides=_overrides(overrides),
     )
     return photo_response(answer, request)
+
+
+class PrintPreviewIn(Schema):
+    settings: dict = Field(default_factory=dict, description="The slot's settings, saved or not")
+    guest_qr_corner: str = Field("", description="top-left, top-right, bottom-left, bottom-right")
+    guest_qr_caption: str = Field("", max_length=40)
+
+
+@staff_router.post(
+    "/slots/{slot_id}/print-preview",
+    auth=staff_with("slots.test_slot"),
+    tags=["slots"],
+    response={code: ErrorOut for code in (400, 401, 403, 404, 422)},
+    openapi_extra={"responses": {"200": {"description": "A JPEG", "content": {"image/jpeg": {}}}}},
+    summary="Preview a slot's print layout on its last test run",
+    description="The last test run's answer (kept for a day, before any layout), laid out at "
+    "screen size by the output block in the given settings and stamped with the guest's QR "
+    "code when a corner is given: what the slot page shows while staff edit. 404 no_test_run "
+    "when the slot has had no test run lately.",
+)
+async def slot_print_preview(
+    request: HttpRequest, slot_id: str, payload: PrintPreviewIn
+) -> HttpResponse:
+    preview = await run_database_work(
+        print_preview_prepare,
+        slot_id=slot_id,
+        settings=payload.settings,
+        qr_corner=payload.guest_qr_corner,
+        qr_caption=payload.guest_qr_caption,
+    )
+    image = await run_image_work(print_preview_render, preview)
+    return HttpResponse(image, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 def _overrides(raw: str | None) -> SlotOverrides:

@@ -28,6 +28,7 @@ from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.events import job_report
 from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
+from ingest.previews import preview_source_keep
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from ingest.workers import current_worker
 from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
@@ -97,6 +98,7 @@ class Admission:
     admitted: bool  # whether it holds a place under the capacity limits
     call_settings: dict  # the slot's settings with its prompt filled from the booth's answers
     capacity_error: Exception | None = None  # why the limits could not be asked
+    test_run: bool = False  # a staff test run, not a booth's photo
 
 
 def wrong_passwords() -> FailureLimit:
@@ -232,6 +234,7 @@ def _admit(
         admitted=admitted,
         call_settings=call_settings,
         capacity_error=capacity_error,
+        test_run=source == JobSource.TEST_RUN,
     )
 
 
@@ -315,6 +318,8 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             result = await _provider_call(admission, photo, path)
         finally:
             recorded["provider_ms"] = _elapsed_ms(provider_started)
+        if admission.test_run:
+            await run_image_work(_preview_source_keep, admission.slot.id, result, path)
         layout, qr = output_layout(admission.call_settings), _guest_qr(admission)
         if layout is not None or qr is not None:
             result = await run_image_work(_for_print, result, path, layout, qr)
@@ -458,6 +463,12 @@ def _guest_qr(admission: Admission) -> GuestQr | None:
         corner=admission.slot.guest_qr_corner,
         caption=admission.slot.guest_qr_caption,
     )
+
+
+def _preview_source_keep(slot_id: str, result: ProviderResult, path: Path) -> None:
+    """The test run's answer, before layout, for the slot page's print preview."""
+    answer = path.read_bytes() if result.photo_unchanged else result.data
+    preview_source_keep(slot_id=slot_id, answer=answer)
 
 
 def _for_print(

@@ -142,6 +142,13 @@ class JobNotFound(PhotoChangerError):
     failure_reason = "job_not_found"
 
 
+class NoTestRun(PhotoChangerError):
+    """The slot's print preview needs a test run's answer, and there is none lately."""
+
+    http_status = 404
+    failure_reason = "no_test_run"
+
+
 class TemplateImageNotFound(PhotoChangerError):
     http_status = 404
     failure_reason = "template_image_not_found"

@@ -385,6 +385,7 @@ def _test_run_labels() -> dict[str, object]:
         "job": _("job"),
         "result_url": _("guest's result URL"),
         "unreachable": _("The server could not be reached: %(error)s"),
+        "preview_needs_run": _("Run a test photo to see its print here."),
         "seconds": pgettext_lazy("unit", "s"),
     }
 

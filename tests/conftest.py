@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.test import override_settings
 
 from slots.models import GlobalSettings
@@ -69,7 +70,9 @@ def server_process(
 
 @pytest.fixture
 def configured(transactional_db: None, ingest_password_hash: str, media_root: Path) -> None:
-    """The 15 slots and the settings row, as after a fresh install, with a known password."""
+    """The 15 slots and the settings row, as after a fresh install, with a known password,
+    and an empty cache."""
+    cache.clear()
     slots_ensure_defaults()
     GlobalSettings.objects.filter(pk=1).update(
         ingest_password_hash=ingest_password_hash, ingest_password_set_by="tests"

@@ -2,6 +2,8 @@
 // The slot page's Test run panel. The photo goes to the staff test-run endpoint together with
 // the provider, operation and settings as they are in the form right now, so staff can try a
 // change before saving it. The answer is shown in place: leaving the page would lose the edits.
+// Below it, the print preview: the server lays the last test run's answer out by the output
+// block and QR code in the form, again whenever they change, without another provider call.
 (function () {
   // Words in the staff member's language, written into the page by the server (slots.admin).
   let labels = {};
@@ -160,6 +162,7 @@
           parts.push(" · ", link);
         }
         show(parts, false);
+        document.dispatchEvent(new CustomEvent("photochanger:test-run-done"));
       } catch (error) {
         show([format(labels.unreachable, { error: error.message })], true);
       } finally {
@@ -170,11 +173,91 @@
     button.addEventListener("click", run);
   }
 
+  function setupPreview(section) {
+    const status = section.querySelector("#print-preview-status");
+    const image = section.querySelector("#print-preview-image");
+    let shownUrl = null;
+    let asked = 0; // answers to older requests are dropped: the latest typing wins
+    let timer = null;
+
+    function say(text, isError) {
+      status.textContent = text;
+      status.classList.toggle("test-run-error", Boolean(isError));
+    }
+
+    async function refresh() {
+      let values;
+      try {
+        values = overrides();
+      } catch (error) {
+        say(error.message, true);
+        return;
+      }
+      const request = ++asked;
+      try {
+        const response = await fetch(section.dataset.endpoint, {
+          method: "POST",
+          body: JSON.stringify({
+            settings: values.settings,
+            guest_qr_corner: formValue("id_guest_qr_corner") || "",
+            guest_qr_caption: formValue("id_guest_qr_caption") || "",
+          }),
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        });
+        if (request !== asked) {
+          return;
+        }
+        if (response.status === 404) {
+          image.hidden = true;
+          say(labels.preview_needs_run, false);
+          return;
+        }
+        if (!response.ok) {
+          say(await errorText(response), true);
+          return;
+        }
+        const blob = await response.blob();
+        if (request !== asked) {
+          return;
+        }
+        if (shownUrl) {
+          URL.revokeObjectURL(shownUrl);
+        }
+        shownUrl = URL.createObjectURL(blob);
+        image.src = shownUrl;
+        image.hidden = false;
+        say("", false);
+      } catch (error) {
+        say(format(labels.unreachable, { error: error.message }), true);
+      }
+    }
+
+    function soon() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 400);
+    }
+
+    for (const id of ["id_settings", "id_guest_qr_corner", "id_guest_qr_caption"]) {
+      const field = document.getElementById(id);
+      if (field) {
+        field.addEventListener("input", soon);
+        field.addEventListener("change", soon);
+      }
+    }
+    document.addEventListener("photochanger:test-run-done", refresh);
+    refresh();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const panel = document.getElementById("test-run");
     if (panel) {
       labels = JSON.parse(document.getElementById("test-run-labels").textContent);
       setup(panel);
+    }
+    const preview = document.getElementById("print-preview");
+    if (preview) {
+      setupPreview(preview);
     }
   });
 })();

@@ -153,3 +153,34 @@ def test_a_test_photo_takes_survey_answers_for_the_prompt(
 
     image_loaded(staff_page, "#test-run-result")
     assert Job.objects.get().prompt_sent == "A comic portrait"
+
+
+def test_the_print_preview_follows_the_output_block_as_it_is_typed(
+    staff_page: Page, booth: Booth, photo: bytes
+) -> None:
+    staff_page.goto(slot_page("slot-002"))
+    staff_page.fill("#id_settings", json.dumps({"output": {"size": "4x6-portrait"}}))
+    staff_page.set_input_files(
+        "#test-run-photo", files=[{"name": "test.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    staff_page.click("#test-run-button")
+    image_loaded(staff_page, "#test-run-result")
+
+    assert preview_size(staff_page) == [400, 600]
+    staff_page.fill("#id_settings", json.dumps({"output": {"size": "4x6-landscape"}}))
+    staff_page.wait_for_function(
+        "() => document.querySelector('#print-preview-image').naturalWidth === 600"
+    )
+    assert preview_size(staff_page) == [600, 400]
+    assert Job.objects.count() == 1  # the preview called no provider
+    staff_page.fill("#id_settings", '{"output": {"fit": "stretch"}}')
+    staff_page.wait_for_selector("#print-preview-status.test-run-error")
+    assert "crop, crop-faces or contain" in staff_page.inner_text("#print-preview-status")
+
+
+def preview_size(page: Page) -> list[int]:
+    image_loaded(page, "#print-preview-image")
+    return page.evaluate(
+        "() => { const image = document.querySelector('#print-preview-image');"
+        " return [image.naturalWidth, image.naturalHeight]; }"
+    )
