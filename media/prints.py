@@ -47,9 +47,14 @@ def print_ready(
 ) -> tuple[bytes, str]:
     """The image in ``data`` laid out for print (when ``layout``) and stamped with the guest's
     code (when ``qr``), decoded and encoded once; and its Pillow format name. Without a layout
-    a PNG or WebP keeps its format and anything else becomes a JPEG."""
+    a PNG or WebP keeps its format and anything else becomes a JPEG. Transparency (a cutout)
+    stays in a PNG or WebP and is laid on the layout's background in a JPEG."""
     with Image.open(io.BytesIO(data)) as image:
         source_format = image.format
+        if layout is not None:
+            image_format = FORMATS[layout.format]
+        else:
+            image_format = source_format if source_format in ("PNG", "WEBP") else "JPEG"
         if layout is not None and layout.width and layout.height:
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the paper (either
             # way up): a 24 MP photo for a 4x6 print decodes at 6 MP, in a third of the time.
@@ -58,32 +63,32 @@ def print_ready(
         # Turned upright for good: the print has no EXIF orientation left to misread.
         upright = ImageOps.exif_transpose(image)
         profile = image.info.get("icc_profile")
-        opaque = flattened(upright, background=layout.background if layout else WHITE)
+        if image_format != "JPEG" and upright.has_transparency_data:
+            picture = upright.convert("RGBA")
+        else:
+            picture = flattened(upright, background=layout.background if layout else WHITE)
     if layout is not None:
-        opaque = _laid_out(opaque, layout, profile=profile)
+        picture = _laid_out(picture, layout, profile=profile)
     if qr is not None:
-        opaque = qr_stamped(opaque, url=qr.url, corner=qr.corner, caption=qr.caption)[0]
+        picture = qr_stamped(picture, url=qr.url, corner=qr.corner, caption=qr.caption)[0]
+    options: dict[str, object] = {"quality": layout.quality if layout else DEFAULT_QUALITY}
     if layout is not None:
-        image_format = FORMATS[layout.format]
-        options: dict[str, object] = {"dpi": (layout.dpi, layout.dpi), "quality": layout.quality}
-    else:
-        image_format = source_format if source_format in ("PNG", "WEBP") else "JPEG"
-        options = {"quality": DEFAULT_QUALITY}
+        options["dpi"] = (layout.dpi, layout.dpi)
     if image_format == "PNG":
         options.pop("quality")
     buffer = io.BytesIO()
-    opaque.save(buffer, image_format, **options)
+    picture.save(buffer, image_format, **options)
     return buffer.getvalue(), image_format
 
 
 def _laid_out(image: Image.Image, layout: PrintLayout, *, profile: bytes | None) -> Image.Image:
-    if profile and image.mode == "RGB":
+    if profile and image.mode in ("RGB", "RGBA"):
         # Printers and their drivers assume sRGB: an Adobe RGB photo would print dull.
         image = ImageCms.profileToProfile(
             image,
             ImageCms.ImageCmsProfile(io.BytesIO(profile)),
             ImageCms.createProfile("sRGB"),
-            outputMode="RGB",
+            outputMode=image.mode,
         )
     if not (layout.width and layout.height):
         return image

@@ -47,7 +47,8 @@ def qr_stamped(
     margin = round(min(image.size) * MARGIN_SHARE)
     left = margin if corner.endswith("left") else image.width - margin - width
     top = margin if corner.startswith("top") else image.height - margin - side - caption_height
-    stamped = flattened(image).convert("RGB")
+    # A cutout keeps its transparency around the code's opaque white card.
+    stamped = image.copy() if image.mode == "RGBA" else flattened(image).convert("RGB")
     draw = ImageDraw.Draw(stamped)
     draw.rectangle((left, top, left + width - 1, top + side + caption_height - 1), fill="white")
     code_left = left + (width - side) // 2 + QUIET_MODULES * module

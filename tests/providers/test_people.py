@@ -145,3 +145,20 @@ def test_a_slot_set_up_in_the_admin_replaces_the_background_in_a_test_run(
     result = answered_image(response)
     assert close_to(mean(result, STUDIO), BLUE, 8)
     assert_person_kept(result, portrait)
+
+
+def test_a_cutout_laid_out_for_print_keeps_its_transparency(
+    booth: Booth, crew: Crew, portrait_jpeg: bytes
+) -> None:
+    output = {"size": "4x6-portrait", "format": "png", "fit": "crop"}
+    crew.slot_change(
+        SLOT, provider="local", operation="cutout", settings={"output": output}, is_active=True
+    )
+
+    result = answered_image(booth.post_photo(SLOT, portrait_jpeg), "image/png")
+
+    assert (result.size, result.mode) == ((1200, 1800), "RGBA")
+    alpha = result.getchannel("A")
+    assert mean(alpha, (0, 0, 100, 100))[0] < 5  # the studio, above her shoulder
+    # Her face, scaled by 1800/512 from FACE, less the 85 px cut off the photo's left.
+    assert mean(alpha, (430, 300, 600, 500))[0] > 250
