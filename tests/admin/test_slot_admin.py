@@ -256,3 +256,34 @@ def test_broken_json_is_the_only_error_until_it_is_fixed(staff: Client) -> None:
     assert "This is not valid JSON: " in page
     assert "Gemini has no operation" not in page
     assert Slot.objects.get(pk=slot.pk).provider == "local"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        ({"settings": '{"output": {"fit": "stretch"}}'}, "settings", "crop, crop-faces or contain"),
+        (
+            {"operation": "background", "settings": '{"background_color": "red"}'},
+            "settings",
+            "#rrggbb",
+        ),
+        ({"guest_qr_corner": "bottom-right"}, "guest_qr_corner", "public base URL"),
+    ],
+    ids=["output", "background", "guest-qr"],
+)
+def test_print_and_background_options_are_checked_on_the_slot_page(
+    staff: Client, changes: dict[str, str], field: str, says: str
+) -> None:
+    slot = Slot.objects.get(pk="slot-002")
+
+    response = staff.post(slot_page(slot.pk), slot_form(slot, **changes))
+
+    page = html.unescape(response.content.decode())
+    assert says in page
+    assert f'class="form-row errors field-{field}"' in page
+    saved = Slot.objects.get(pk=slot.pk)
+    assert (saved.operation, saved.settings, saved.guest_qr_corner) == (
+        slot.operation,
+        slot.settings,
+        "",
+    )
