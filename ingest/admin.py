@@ -4,6 +4,7 @@ each slot's latest results on the slots' pages."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
@@ -47,6 +48,7 @@ class JobAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("id", "slot", "source", "provider", "operation", "status")}),
         (_("Prompt sent"), {"fields": ("prompt_sent",)}),
+        (_("Providers tried"), {"fields": ("served_step", "provider_attempts")}),
         (
             _("Answer given"),
             {"fields": ("http_status", "failure_reason", "failure_details", "fallback_original")},
@@ -71,7 +73,7 @@ class JobAdmin(admin.ModelAdmin):
         ),
         (_("Sent by the booth"), {"fields": ("booth_metadata",)}),
     )
-    readonly_fields = ("duration", "provider_time", "result", "booth_metadata")
+    readonly_fields = ("duration", "provider_time", "result", "booth_metadata", "provider_attempts")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -111,6 +113,39 @@ class JobAdmin(admin.ModelAdmin):
             thumbnail_label=_("thumbnail"),
         )
 
+    @admin.display(description=_("attempts"))
+    def provider_attempts(self, job: Job) -> SafeString | str:
+        """The failover chain's steps as a table: slot, provider, outcome, time, why."""
+        if not job.attempts:
+            return NOTHING
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} · {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    attempt.get("step"),
+                    attempt.get("slot"),
+                    attempt.get("provider"),
+                    attempt.get("operation"),
+                    attempt.get("outcome"),
+                    _attempt_seconds(attempt),
+                    " ".join(filter(None, (attempt.get("error"), attempt.get("details")))),
+                )
+                for attempt in job.attempts
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            _("step"),
+            _("slot"),
+            _("provider"),
+            _("outcome"),
+            _("time"),
+            _("why"),
+            rows,
+        )
+
     @admin.display(description=_("metadata"))
     def booth_metadata(self, job: Job) -> SafeString | str:
         if not job.metadata:
@@ -119,6 +154,15 @@ class JobAdmin(admin.ModelAdmin):
             '<pre style="margin: 0; white-space: pre-wrap">{}</pre>',
             json.dumps(job.metadata, indent=2, ensure_ascii=False, sort_keys=True),
         )
+
+
+def _attempt_seconds(attempt: dict) -> str:
+    try:
+        started = datetime.fromisoformat(attempt["started_at"])
+        finished = datetime.fromisoformat(attempt["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        return NOTHING
+    return _("%(seconds).1f s") % {"seconds": (finished - started).total_seconds()}
 
 
 def _thumbnail_url(job_id: object) -> str:

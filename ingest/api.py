@@ -237,6 +237,20 @@ class ResultOut(Schema):
     size_bytes: int
 
 
+class AttemptOut(Schema):
+    step: int
+    slot: str
+    provider: str
+    operation: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str = Field(description="ok, failed, timeout, refused or skipped")
+    error: str = Field(
+        description="unavailable, failed, timeout, refused, no_time or input; empty when ok"
+    )
+    details: str
+
+
 class JobOut(Schema):
     id: uuid.UUID
     slot: str
@@ -258,6 +272,14 @@ class JobOut(Schema):
     prompt_sent: str = Field(
         description="The prompt as the provider got it, its placeholders filled from the "
         "booth's form fields; empty for a slot without a prompt."
+    )
+    attempts: list[AttemptOut] = Field(
+        description="Each provider the failover chain tried, in order (empty for jobs that "
+        "never reached one)."
+    )
+    served_step: int | None = Field(
+        description="Who served the guest: 0 the slot's own provider, 1 and 2 its failover "
+        "slots; null when none did."
     )
     result: ResultOut | None
     thumbnail_url: str | None = Field(description="A small WebP of the result, for staff.")

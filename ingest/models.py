@@ -54,6 +54,15 @@ class Job(models.Model):
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     # The prompt as the provider got it, placeholders filled from the booth's answers.
     prompt_sent = models.TextField(_("prompt sent"), blank=True)
+    # Each provider call of the failover chain: step, slot, provider, started/finished (ISO),
+    # outcome, error class, details (ingest.failover).
+    attempts = models.JSONField(_("attempts"), default=list, blank=True)
+    served_step = models.PositiveSmallIntegerField(
+        _("served by step"),
+        null=True,
+        blank=True,
+        help_text=_("0: the slot's own provider; 1 and 2: its failover slots."),
+    )
     result_expires_at = models.DateTimeField(_("result kept until"), null=True, blank=True)
     # The Worker (server process) running the job; empty when the process keeps no heartbeat
     # (the ASGI app under another server, a test run in-process). No foreign key: a worker's

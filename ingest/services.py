@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from django.utils.crypto import salted_hmac
 
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.events import job_report
+from ingest.failover import ChainStep, chain_answer, chain_steps
 from ingest.jobs import job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.previews import preview_source_keep
@@ -47,14 +48,11 @@ from photochanger.errors import (
     RateLimited,
     SlotDisabled,
     SlotNotFound,
-    UnsupportedMediaType,
 )
 from photochanger.executors import run_database_work, run_image_work, run_unhurried_work
 from photochanger.throttle import FailureLimit
 from providers.base import (
     Deadline,
-    ProviderError,
-    ProviderInputError,
     ProviderRequest,
     ProviderResult,
     TemplateImageInput,
@@ -99,6 +97,7 @@ class Admission:
     call_settings: dict  # the slot's settings with its prompt filled from the booth's answers
     capacity_error: Exception | None = None  # why the limits could not be asked
     test_run: bool = False  # a staff test run, not a booth's photo
+    steps: list[ChainStep] = field(default_factory=list)  # the failover chain, from the slot
 
 
 def wrong_passwords() -> FailureLimit:
@@ -235,6 +234,7 @@ def _admit(
         call_settings=call_settings,
         capacity_error=capacity_error,
         test_run=source == JobSource.TEST_RUN,
+        steps=chain_steps(slot=slot, call_settings=call_settings, answers=form.metadata),
     )
 
 
@@ -315,7 +315,7 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
                 raise InvalidRequest("the hash does not match the photo")
         provider_started = time.monotonic()
         try:
-            result = await _provider_call(admission, photo, path)
+            result = await _provider_call(admission, photo, path, recorded)
         finally:
             recorded["provider_ms"] = _elapsed_ms(provider_started)
         if admission.test_run:
@@ -378,31 +378,39 @@ def _the_photo(form: BoothForm, slot: Slot) -> UploadedFile:
     return photo
 
 
-async def _provider_call(admission: Admission, photo: PhotoInfo, path: Path) -> ProviderResult:
-    slot = admission.slot
-    provider = provider_for(slot.provider)
-    if provider is None:
-        raise ProviderFailed(f"the provider {slot.provider!r} is not available")
-    try:
-        async with asyncio.timeout(admission.deadline.remaining()) as timeout:
-            request = await run_database_work(_provider_request, admission, photo, path)
-            return await provider.process(request)
-    except TimeoutError:
-        if timeout.expired():
-            raise ProviderTimeout(
-                f"no answer within {admission.settings.sync_response_seconds} s"
-            ) from None
-        raise ProviderFailed("the provider timed out") from None
-    except ProviderInputError as error:
-        raise UnsupportedMediaType(str(error)) from None
-    except ProviderError as error:
-        raise ProviderFailed(str(error)) from None
+async def _provider_call(
+    admission: Admission, photo: PhotoInfo, path: Path, recorded: dict[str, object]
+) -> ProviderResult:
+    """The image of the first provider of the slot's failover chain that gives one in time;
+    the chain's attempts, and the step that served, go into ``recorded`` for the job."""
+    attempts: list[dict] = []
+    recorded["attempts"] = attempts
+
+    async def call(step: ChainStep, deadline: Deadline) -> ProviderResult:
+        provider = provider_for(step.slot.provider)
+        if provider is None:
+            raise ProviderFailed(f"the provider {step.slot.provider!r} is not available")
+        request = await run_database_work(_provider_request, admission, step, deadline, photo, path)
+        return await provider.process(request)
+
+    answer = await chain_answer(
+        admission.steps,
+        deadline=admission.deadline,
+        deadline_seconds=admission.settings.sync_response_seconds,
+        call=call,
+        past_refusals=admission.slot.failover_on_refusal,
+        attempts=attempts,
+    )
+    recorded["served_step"] = answer.step
+    return answer.result
 
 
-def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> ProviderRequest:
+def _provider_request(
+    admission: Admission, step: ChainStep, deadline: Deadline, photo: PhotoInfo, path: Path
+) -> ProviderRequest:
     """What the driver gets: the photo, and the template images it uses, as bytes or, for a
     provider that downloads them itself, as provider-media URLs valid until the deadline."""
-    slot = admission.slot
+    slot = step.slot
     provider = provider_for(slot.provider)
     templates = (
         list(slot.template_images.all()) if provider.uses_template_images(slot.operation) else []
@@ -445,10 +453,10 @@ def _provider_request(admission: Admission, photo: PhotoInfo, path: Path) -> Pro
         photo_format=photo.format,
         photo_orientation=photo.orientation,
         operation=slot.operation,
-        settings=admission.call_settings,
+        settings=step.settings,
         template_images=template_images,
         api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
-        deadline=admission.deadline,
+        deadline=deadline,
         photo_url=photo_url,
     )
 

@@ -24,6 +24,11 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+class ProviderRefused(ProviderError):
+    """The provider refused the photo or prompt for its content (safety, moderation): another
+    provider may accept it, so a failover chain moves on only when the slot says so."""
+
+
 class ProviderInputError(ProviderError):
     """The photo itself cannot be processed (it does not decode): the guest's input is at fault."""
 

@@ -24,6 +24,7 @@ from photochanger.executors import run_image_work
 from providers.base import (
     Deadline,
     ProviderError,
+    ProviderRefused,
     ProviderRequest,
     ProviderResult,
 )
@@ -32,7 +33,9 @@ from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
 from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
+    MIN_SECONDS_HELP,
     Attempts,
+    MinSeconds,
     ProviderSettings,
     problem,
     text,
@@ -137,6 +140,9 @@ class GeminiSettings(ProviderSettings):
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1beta/models/{self.model}:generateContent"
+
+    # An image takes Gemini 5-15 s.
+    min_seconds: MinSeconds = Field(8, description=MIN_SECONDS_HELP)
 
 
 class GeminiProvider:
@@ -273,13 +279,13 @@ def _image_from_answer(content: bytes) -> ProviderResult:
         raise ProviderError("gemini sent a malformed answer")
     feedback = answer.get("promptFeedback")
     if isinstance(feedback, dict) and feedback.get("blockReason"):
-        raise ProviderError(f"gemini blocked the request ({feedback['blockReason']})")
+        raise ProviderRefused(f"gemini blocked the request ({feedback['blockReason']})")
     candidates = answer.get("candidates")
     candidate = candidates[0] if isinstance(candidates, list) and candidates else {}
     candidate = candidate if isinstance(candidate, dict) else {}
     finish_reason = candidate.get("finishReason") or ""
     if finish_reason in _REFUSALS:
-        raise ProviderError(f"gemini refused to make the image ({finish_reason})")
+        raise ProviderRefused(f"gemini refused to make the image ({finish_reason})")
     if finish_reason == "NO_IMAGE":
         raise RetryLater("gemini made no image (NO_IMAGE)")
     content_object = candidate.get("content")

@@ -32,7 +32,14 @@ from providers.base import (
     ProviderResult,
     TemplateImageInput,
 )
-from providers.settings import ProviderSettings, text_or_default, whole_number, worded
+from providers.settings import (
+    MIN_SECONDS_HELP,
+    MinSeconds,
+    ProviderSettings,
+    text_or_default,
+    whole_number,
+    worded,
+)
 
 OutputFormat = Literal["jpeg", "png", "webp"]
 # Pillow's names of the formats.
@@ -90,6 +97,8 @@ class LocalSettings(ProviderSettings):
         "template image, and where a photo is transparent once it has none (a JPEG result, an "
         "effect); white when empty",
     )
+    # A 24 MP background replacement takes ~1 s (bench/people.py).
+    min_seconds: MinSeconds = Field(2, description=MIN_SECONDS_HELP)
 
 
 def _grayscale(image: Image.Image, request: ProviderRequest, options: LocalSettings) -> Image.Image:

@@ -28,6 +28,7 @@ from photochanger.executors import run_image_work
 from providers.base import (
     Deadline,
     ProviderError,
+    ProviderRefused,
     ProviderRequest,
     ProviderResult,
 )
@@ -36,7 +37,9 @@ from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
 from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
+    MIN_SECONDS_HELP,
     Attempts,
+    MinSeconds,
     ProviderSettings,
     text,
     text_or_default,
@@ -131,6 +134,9 @@ class OpenAISettings(ProviderSettings):
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1/images/edits"
+
+    # gpt-image-1 edits take 15-40 s.
+    min_seconds: MinSeconds = Field(20, description=MIN_SECONDS_HELP)
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,7 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
     code = error.get("code") if isinstance(error.get("code"), str) else ""
     status = response.status_code
     if code == "moderation_blocked":
-        return ProviderError(MODERATION_MESSAGE)
+        return ProviderRefused(MODERATION_MESSAGE)
     if status == httpx.codes.UNAUTHORIZED:
         # OpenAI's 401 message quotes the start and end of the key it got: leave it out.
         return ProviderError(f"openai refused the API key (HTTP 401{f' {code}' if code else ''})")

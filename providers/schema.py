@@ -7,6 +7,7 @@ same settings, bounds and defaults that a slot is checked against when it is sav
 from __future__ import annotations
 
 from providers.registry import provider_for, providers_by_name
+from providers.settings import ProviderSettings
 
 
 def provider_settings_schema() -> dict[str, dict]:
@@ -25,9 +26,11 @@ def provider_settings_help(provider: str) -> str:
         return ""
     schema = driver.settings_model.model_json_schema()
     required = set(schema.get("required", ()))
+    # The provider's own settings first, then those every provider has (min_seconds).
+    shared = ProviderSettings.model_fields
+    properties = sorted(schema["properties"].items(), key=lambda item: item[0] in shared)
     return "; ".join(
-        _setting_help(name, described, required=name in required)
-        for name, described in schema["properties"].items()
+        _setting_help(name, described, required=name in required) for name, described in properties
     )
 
 

@@ -39,71 +39,8 @@ MAX_ATTEMPTS_LIMIT = 10
 _CALL = "call"
 
 
-class ProviderSettings(BaseModel):
-    """A slot's settings for one provider. Keys the model does not declare are ignored: staff
-    may keep notes or another provider's settings in a slot."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    # The provider, as named in a call's failure details.
-    provider: ClassVar[str]
-    # Settings whose wrong value a call reads as the default, so that a slot saved before its
-    # settings were checked still gives guests an image. A wrong value of any other setting
-    # means no call: the guest would get nothing useful from it.
-    lenient: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _required_settings_present(cls, data: Any) -> Any:
-        # A missing required setting is checked like an empty one, by its own validator, so it
-        # is worded like the other problems of that setting.
-        if not isinstance(data, dict):
-            return data
-        missing = {
-            name: None
-            for name, field in cls.model_fields.items()
-            if field.is_required() and name not in data
-        }
-        return data | missing
-
-    @property
-    def base_url(self) -> str:
-        """Where the provider's calls (and its key) go: only the machine's owner sets it, in
-        the environment (GEMINI_BASE_URL, …), never a slot."""
-        return django_settings.PROVIDER_BASE_URLS[self.provider]
-
-    @classmethod
-    def problems(cls, settings: dict, *, operation: str) -> dict[str, str]:
-        """What is wrong with ``settings`` by setting name, worded for event staff in the
-        active language; empty when they are valid."""
-        problems = {}
-        try:
-            cls.model_validate(settings, context={"operation": operation})
-        except ValidationError as error:
-            problems = _problems_of(error)
-        if isinstance(settings, dict) and "base_url" in settings:
-            problems["base_url"] = _base_url_refused(cls.provider)
-        return problems
-
-    @classmethod
-    def for_call(cls, settings: dict, *, operation: str) -> Self:
-        """The options of a call, or ProviderError naming the wrong settings that are not
-        ``lenient``; a wrong lenient setting is read as its default."""
-        context = {"operation": operation, _CALL: True}
-        # The problems become the job's failure details, which stay English (the booth's
-        # operators read them in logs) even when a staff member's test run is served in
-        # another language.
-        with translation.override(None):
-            try:
-                return cls.model_validate(settings, context=context)
-            except ValidationError as error:
-                problems = _problems_of(error)
-        refused = [message for name, message in problems.items() if name not in cls.lenient]
-        if refused:
-            listed = "; ".join(refused)
-            raise ProviderError(f"the slot's {cls.provider} settings are not valid: {listed}")
-        kept = {name: value for name, value in settings.items() if name not in problems}
-        return cls.model_validate(kept, context=context)
+def _min_seconds_problem(value: object) -> str:
+    return gettext("min_seconds must be a whole number of seconds from 0 to 120.")
 
 
 def _base_url_refused(provider: str) -> str:
@@ -218,3 +155,82 @@ def _attempts_problem(value: object) -> str:
 
 # How many calls a job may make, for the drivers that make one call per attempt.
 Attempts = whole_number(1, MAX_ATTEMPTS_LIMIT, _attempts_problem, empty_means_default=True)
+
+# Seconds a call needs at least (ProviderSettings.min_seconds); empty is the provider's default.
+MinSeconds = whole_number(0, 120, _min_seconds_problem, empty_means_default=True)
+MIN_SECONDS_HELP = (
+    "Seconds a call needs at least: in a failover chain this step is skipped when less time is "
+    "left, and the step before it leaves it this long"
+)
+
+
+class ProviderSettings(BaseModel):
+    """A slot's settings for one provider. Keys the model does not declare are ignored: staff
+    may keep notes or another provider's settings in a slot."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # The provider, as named in a call's failure details.
+    provider: ClassVar[str]
+    # Settings whose wrong value a call reads as the default, so that a slot saved before its
+    # settings were checked still gives guests an image. A wrong value of any other setting
+    # means no call: the guest would get nothing useful from it.
+    lenient: ClassVar[frozenset[str]] = frozenset()
+
+    # The least time a call needs to have a chance of an image: a failover step (ingest.failover)
+    # with less time left is skipped, and an earlier step leaves it that much. Each provider
+    # declares its own default, with MIN_SECONDS_HELP.
+    min_seconds: MinSeconds = Field(5, description=MIN_SECONDS_HELP)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required_settings_present(cls, data: Any) -> Any:
+        # A missing required setting is checked like an empty one, by its own validator, so it
+        # is worded like the other problems of that setting.
+        if not isinstance(data, dict):
+            return data
+        missing = {
+            name: None
+            for name, field in cls.model_fields.items()
+            if field.is_required() and name not in data
+        }
+        return data | missing
+
+    @property
+    def base_url(self) -> str:
+        """Where the provider's calls (and its key) go: only the machine's owner sets it, in
+        the environment (GEMINI_BASE_URL, …), never a slot."""
+        return django_settings.PROVIDER_BASE_URLS[self.provider]
+
+    @classmethod
+    def problems(cls, settings: dict, *, operation: str) -> dict[str, str]:
+        """What is wrong with ``settings`` by setting name, worded for event staff in the
+        active language; empty when they are valid."""
+        problems = {}
+        try:
+            cls.model_validate(settings, context={"operation": operation})
+        except ValidationError as error:
+            problems = _problems_of(error)
+        if isinstance(settings, dict) and "base_url" in settings:
+            problems["base_url"] = _base_url_refused(cls.provider)
+        return problems
+
+    @classmethod
+    def for_call(cls, settings: dict, *, operation: str) -> Self:
+        """The options of a call, or ProviderError naming the wrong settings that are not
+        ``lenient``; a wrong lenient setting is read as its default."""
+        context = {"operation": operation, _CALL: True}
+        # The problems become the job's failure details, which stay English (the booth's
+        # operators read them in logs) even when a staff member's test run is served in
+        # another language.
+        with translation.override(None):
+            try:
+                return cls.model_validate(settings, context=context)
+            except ValidationError as error:
+                problems = _problems_of(error)
+        refused = [message for name, message in problems.items() if name not in cls.lenient]
+        if refused:
+            listed = "; ".join(refused)
+            raise ProviderError(f"the slot's {cls.provider} settings are not valid: {listed}")
+        kept = {name: value for name, value in settings.items() if name not in problems}
+        return cls.model_validate(kept, context=context)

@@ -31,6 +31,8 @@ from providers.retry import RetryLater, with_retries
 from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
     MAX_ATTEMPTS_LIMIT,
+    MIN_SECONDS_HELP,
+    MinSeconds,
     ProviderSettings,
     Text,
     number_or_default,
@@ -178,6 +180,9 @@ class TurbotextSettings(ProviderSettings):
         if operation == "generate_image2image" and not content:
             raise problem(gettext("generate_image2image needs a prompt (content)"))
         return content
+
+    # A queued job takes 10-30 s.
+    min_seconds: MinSeconds = Field(10, description=MIN_SECONDS_HELP)
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,10 @@ class SlotAdmin(admin.ModelAdmin):
         (_("Processing"), {"fields": ("provider", "operation", "settings")}),
         (_("Limits"), {"fields": ("size_limit_mb", "max_concurrent_jobs", "on_failure")}),
         (_("The guest's link on the print"), {"fields": ("guest_qr_corner", "guest_qr_caption")}),
+        (
+            _("Failover"),
+            {"fields": ("failover_first", "failover_second", "failover_on_refusal")},
+        ),
         (_("Changes"), {"fields": ("version", "updated_by", "updated_at")}),
     )
     readonly_fields = ("id", "version", "updated_by", "updated_at")

@@ -77,6 +77,13 @@ class SlotOut(Schema):
         description="Where the guest page's QR code is stamped; empty: not."
     )
     guest_qr_caption: str
+    failover_first: str | None = Field(
+        description="The slot whose provider is tried when this one's fails; null: none."
+    )
+    failover_second: str | None = Field(description="The chain's last step; null: none.")
+    failover_on_refusal: bool = Field(
+        description="Whether a refusal for the content (safety, moderation) moves on too."
+    )
     version: int
     updated_at: datetime
     updated_by: str | None = Field(description="The username of whoever saved it last.")
@@ -98,6 +105,14 @@ class SlotOut(Schema):
         "URL, valid settings), worded for staff; empty when ready. Saving is not refused for "
         "it: set-up may happen in steps."
     )
+
+    @staticmethod
+    def resolve_failover_first(slot: Slot) -> str | None:
+        return slot.failover_first_id
+
+    @staticmethod
+    def resolve_failover_second(slot: Slot) -> str | None:
+        return slot.failover_second_id
 
     @staticmethod
     def resolve_updated_by(slot: Slot) -> str | None:
@@ -132,6 +147,18 @@ class SlotPatchIn(Schema):
     )
     guest_qr_caption: Annotated[str, StringConstraints(max_length=40)] = Field(
         default=None, description="A short text under the code, e.g. “Scan for your photo”."
+    )
+    failover_first: str | None = Field(
+        default=None,
+        description="When this slot's provider fails, the slot (id) whose provider, operation, "
+        "settings and template images are tried next, in the same deadline; null: none.",
+    )
+    failover_second: str | None = Field(
+        default=None, description="The chain's last step (needs failover_first); null: none."
+    )
+    failover_on_refusal: bool = Field(
+        default=None,
+        description="A provider's refusal for the content (safety, moderation) moves on too.",
     )
 
 

@@ -6,6 +6,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from photochanger.limits import UPLOAD_CAP_MB
@@ -49,6 +50,37 @@ class Slot(models.Model):
     settings = models.JSONField(_("settings"), default=dict, blank=True)
     on_failure = models.CharField(
         _("on failure"), max_length=16, choices=OnFailure.choices, default=OnFailure.ERROR
+    )
+    # The failover chain: when this slot's provider fails, the next slot's provider,
+    # operation, settings and template images are tried, inside the same deadline.
+    failover_first = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("then try slot"),
+        help_text=_(
+            "When this slot's provider fails, this slot's provider, operation and settings are "
+            "tried for the same photo, within the same deadline (e.g. OpenAI after Gemini)."
+        ),
+    )
+    failover_second = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("and then slot"),
+        help_text=_("The last step, e.g. a local background slot that needs no internet."),
+    )
+    failover_on_refusal = models.BooleanField(
+        _("fail over when a provider refuses the content"),
+        default=False,
+        help_text=_(
+            "A provider's refusal for safety or moderation moves on to the next step too; "
+            "unticked, the guest gets the refusal."
+        ),
     )
     max_concurrent_jobs = models.PositiveSmallIntegerField(
         _("concurrent jobs cap"),
@@ -110,8 +142,22 @@ class Slot(models.Model):
         for key, message in problems.items():
             field, _, setting = key.partition(".")
             errors.setdefault(field, []).append(f"{setting}: {message}" if setting else message)
+        for field, message in self._failover_problems().items():
+            errors.setdefault(field, []).append(message)
         if errors:
             raise ValidationError(errors)
+
+    def _failover_problems(self) -> dict[str, str]:
+        first, second = self.failover_first_id, self.failover_second_id
+        problems = {}
+        for field, chosen in (("failover_first", first), ("failover_second", second)):
+            if chosen is not None and chosen == self.pk:
+                problems[field] = gettext("A slot cannot fail over to itself.")
+        if second is not None and first is None:
+            problems["failover_second"] = gettext("Choose the first failover slot first.")
+        elif second is not None and second == first:
+            problems["failover_second"] = gettext("Choose two different failover slots.")
+        return problems
 
 
 class TemplateRole(models.TextChoices):

@@ -168,7 +168,12 @@ SLOT_EDITABLE_FIELDS = (
     "max_concurrent_jobs",
     "guest_qr_corner",
     "guest_qr_caption",
+    "failover_first",
+    "failover_second",
+    "failover_on_refusal",
 )
+# Slots named by their id in the API (the admin's form sends the same ids).
+_SLOT_REFERENCES = ("failover_first", "failover_second")
 SETTINGS_EDITABLE_FIELDS = (
     "sync_response_seconds",
     "result_ttl_hours",
@@ -187,12 +192,16 @@ def slot_changes_within_operation(*, slot: Slot, changes: dict) -> bool:
     """Whether ``changes`` only switch ``slot`` on or off and edit its prompt (values sent
     unchanged do not count)."""
     for name, value in changes.items():
-        if name == "is_active" or getattr(slot, name) == value:
+        if name == "is_active" or _slot_value(slot, name) == value:
             continue
         if name == "settings" and _without_prompt(value) == _without_prompt(slot.settings):
             continue
         return False
     return True
+
+
+def _slot_value(slot: Slot, name: str) -> object:
+    return getattr(slot, f"{name}_id" if name in _SLOT_REFERENCES else name)
 
 
 def _without_prompt(settings: object) -> object:
@@ -211,7 +220,7 @@ def slot_update(*, slot: Slot, user: object, changes: dict) -> Slot:
     if unknown:
         raise SlotSettingsInvalid({name: "This field cannot be changed." for name in unknown})
     for name, value in changes.items():
-        setattr(slot, name, value)
+        setattr(slot, f"{name}_id" if name in _SLOT_REFERENCES else name, value)
     # Field rules from the model, and the provider's own finer ones (settings.<name>).
     problems = {
         field: message

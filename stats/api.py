@@ -113,6 +113,10 @@ class SlotStatsOut(FiguresOut):
     window_storage: StorageOut = Field(
         description="Bytes the slot's jobs of the window still hold in storage."
     )
+    served_by_step: list[int] = Field(
+        description="Done jobs by who served the guest: the slot's own provider, its first "
+        "failover slot, its second."
+    )
 
 
 class SlotsOut(Schema):

@@ -126,6 +126,8 @@ class SlotStats(JobFigures):
     provider: str
     is_active: bool
     window_storage: StorageFigures
+    # Done jobs by the step of the failover chain that served them: own provider, 1st, 2nd.
+    served_by_step: list[int]
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def stats_slots(
     window = stats_window(window_minutes=window_minutes, now=now)
     by_slot = _figures_by(_window_jobs(window, source), key="slot_id")
     window_storage = _storage_by(_window_media(window, source), key="job__slot_id")
+    served = _served_by_step(_window_jobs(window, source))
     slots = [
         SlotStats(
             slot_id=slot.id,
@@ -197,11 +200,28 @@ def stats_slots(
             provider=slot.provider,
             is_active=slot.is_active,
             window_storage=window_storage.get(slot.id, StorageFigures()),
+            served_by_step=served.get(slot.id, [0, 0, 0]),
             **_fields(by_slot.get(slot.id, JobFigures())),
         )
         for slot in Slot.objects.only("id", "display_name", "provider", "is_active")
     ]
     return SlotsOverview(window=window, slots=slots)
+
+
+def _served_by_step(jobs: QuerySet[Job]) -> dict[str, list[int]]:
+    """Per slot, its done jobs served by its own provider and by each failover step."""
+    served: dict[str, list[int]] = {}
+    rows = (
+        jobs.filter(status=JobStatus.DONE)
+        .values("slot_id", "served_step")
+        .annotate(count=Count("status"))
+    )
+    for row in rows:
+        # Jobs from before the failover chain have no step: their own provider served them.
+        step = row["served_step"] or 0
+        if step < 3:
+            served.setdefault(row["slot_id"], [0, 0, 0])[step] += row["count"]
+    return served
 
 
 def _window_jobs(window: StatsWindow, source: str | None) -> QuerySet[Job]:

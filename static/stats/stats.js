@@ -261,6 +261,8 @@
       cell(row, slot.timeouts, "num");
       cell(row, slot.rate_limited, "num");
       cell(row, percent(slot.success_rate), "num");
+      // Own provider · first failover · second: "12 · 3 · 0".
+      cell(row, slot.served_by_step.join(" · "), "num served-by");
       cell(row, duration(slot.p50_ms), "num");
       cell(row, duration(slot.p95_ms), "num");
       cell(row, bytes(slot.window_storage.total_bytes), "num");

@@ -100,3 +100,39 @@ def test_the_job_page_shows_the_answer_timings_metadata_and_result_links(
     assert "the provider said no" in failed_page
     assert "502" in failed_page
     assert "/public/results/" not in failed_page
+
+
+def test_the_job_page_lists_the_providers_tried(
+    staff: Client, make_job: Callable[..., Job]
+) -> None:
+    job = make_job("slot-006")
+    attempts = [
+        {
+            "step": 0,
+            "slot": "slot-006",
+            "provider": "gemini",
+            "operation": "generate",
+            "started_at": "2026-12-07T18:00:00+00:00",
+            "finished_at": "2026-12-07T18:00:04.500000+00:00",
+            "outcome": "timeout",
+            "error": "timeout",
+            "details": "no answer in 4.5 s",
+        },
+        {
+            "step": 1,
+            "slot": "slot-007",
+            "provider": "openai",
+            "operation": "edit",
+            "started_at": "2026-12-07T18:00:04.600000+00:00",
+            "finished_at": "2026-12-07T18:00:05+00:00",
+            "outcome": "ok",
+            "error": "",
+            "details": "",
+        },
+    ]
+    Job.objects.filter(pk=job.pk).update(attempts=attempts, served_step=1)
+
+    page = staff.get(job_page(job)).content.decode()
+
+    assert "<td>slot-006</td><td>gemini · generate</td><td>timeout</td><td>4.5 s</td>" in page
+    assert "<td>slot-007</td><td>openai · edit</td><td>ok</td><td>0.4 s</td>" in page

@@ -118,9 +118,10 @@ def test_every_driver_names_its_settings_model() -> None:
 def test_schema_has_every_provider_and_its_settings() -> None:
     schema = provider_settings_schema()
     assert {name: list(described["properties"]) for name, described in schema.items()} == {
-        "local": ["bits", "quality", "output_format", "background_color"],
-        "gemini": ["prompt", "model", "aspect_ratio", "image_size", "max_attempts"],
+        "local": ["min_seconds", "bits", "quality", "output_format", "background_color"],
+        "gemini": ["min_seconds", "prompt", "model", "aspect_ratio", "image_size", "max_attempts"],
         "openai": [
+            "min_seconds",
             "prompt",
             "model",
             "size",
@@ -129,6 +130,7 @@ def test_schema_has_every_provider_and_its_settings() -> None:
             "max_attempts",
         ],
         "turbotext": [
+            "min_seconds",
             "content",
             "strength",
             "seed",

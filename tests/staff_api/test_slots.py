@@ -60,6 +60,9 @@ def test_slot_shows_its_fields(api: Client) -> None:
         "missing",
         "guest_qr_corner",
         "guest_qr_caption",
+        "failover_first",
+        "failover_second",
+        "failover_on_refusal",
     }
     stored = Slot.objects.get(pk="slot-001")
     assert slot["provider"] == stored.provider
@@ -227,3 +230,41 @@ def test_change_by_session_names_the_staff_member(staff_session: Client) -> None
 
     assert response.json()["updated_by"] == "operator"
     assert staff_session.get("/api/slots").json()[0]["updated_by"] == "operator"
+
+
+def test_a_failover_chain_is_set_and_cleared_by_slot_id(api: Client) -> None:
+    chain = {"failover_first": "slot-007", "failover_second": "slot-002"}
+
+    saved = patch_slot(api, "slot-006", chain | {"failover_on_refusal": True})
+    cleared = patch_slot(api, "slot-006", {"failover_first": None, "failover_second": None})
+
+    assert saved.status_code == 200, saved.content
+    assert {name: saved.json()[name] for name in chain} == chain
+    assert saved.json()["failover_on_refusal"] is True
+    assert cleared.status_code == 200
+    slot = Slot.objects.get(pk="slot-006")
+    assert (slot.failover_first_id, slot.failover_second_id) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("chain", "field", "says"),
+    [
+        ({"failover_first": "slot-006"}, "failover_first", "cannot fail over to itself"),
+        ({"failover_second": "slot-007"}, "failover_second", "first failover slot first"),
+        (
+            {"failover_first": "slot-007", "failover_second": "slot-007"},
+            "failover_second",
+            "two different",
+        ),
+        ({"failover_first": "slot-099"}, "failover_first", "not a valid choice"),
+    ],
+    ids=["itself", "second-alone", "twice", "unknown"],
+)
+def test_a_wrong_failover_chain_is_refused_on_its_field(
+    api: Client, chain: dict, field: str, says: str
+) -> None:
+    response = patch_slot(api, "slot-006", chain)
+
+    assert response.status_code == 422
+    assert says in response.json()["errors"][field]
+    assert Slot.objects.get(pk="slot-006").failover_first_id is None
