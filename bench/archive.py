@@ -29,7 +29,14 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.ingest import HOST, PASSWORD, BenchError, ours_start, photo_make  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    HOST,
+    PASSWORD,
+    BenchError,
+    FreshPhotos,
+    ours_start,
+    photo_make,
+)
 from bench.load import _rss_kb, server_shell  # noqa: E402
 
 STAFF_USER_SCRIPT = """
@@ -70,11 +77,13 @@ def main() -> int:
         photo = photo_make(work / "photo.jpg", size=(2400, 1600), quality=85)
         server = ours_start(work)
         base = f"http://{HOST}:{server.port}"
+        # Each one a new photo, as a booth's are (a re-sent one is answered from its first job).
+        fresh = FreshPhotos(photo)
         with httpx.Client(base_url=base, timeout=120) as booth:
             for _ in range(arguments.photos):
                 answer = booth.post(
                     f"/api/ingest/slot-001?password={PASSWORD}",
-                    files={"fileToUpload": ("photo.jpg", photo, "image/jpeg")},
+                    files={"fileToUpload": ("photo.jpg", bytes(fresh.next()), "image/jpeg")},
                 )
                 if answer.status_code != 200:
                     raise BenchError(f"the booth got {answer.status_code}: {answer.text}")

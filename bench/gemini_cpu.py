@@ -37,7 +37,14 @@ if str(REPO) not in sys.path:
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photochanger.settings")
 
-from bench.ingest import BenchError, Connection, cpu_ticks, ours_start, photo_make  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    BenchError,
+    Connection,
+    FreshPhotos,
+    cpu_ticks,
+    ours_start,
+    photo_make,
+)
 from bench.load import (  # noqa: E402
     RESPONSE_BUFFER_BYTES,
     FakeProvider,
@@ -66,9 +73,10 @@ def digests_ms(photo: bytes) -> float:
 
 async def send(port: int, payload: bytes, photos: int) -> None:
     connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
+    fresh = FreshPhotos(payload)
     try:
         for _ in range(photos):
-            outcome = await connection.request(payload)
+            outcome = await connection.request(fresh.next())
             if outcome.status != 200:
                 raise BenchError(f"a photo was answered {outcome.status} {outcome.error}")
     finally:

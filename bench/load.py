@@ -90,6 +90,7 @@ from bench.ingest import (  # noqa: E402  (after the path is set)
     PYTHON,
     BenchError,
     Connection,
+    FreshPhotos,
     Outcome,
     Server,
     UsageWatch,
@@ -411,9 +412,10 @@ async def booth_run(
     """One booth: a photo, wait for the answer, the next photo, until ``stop_at``."""
     connection = Connection(port, buffer_bytes=RESPONSE_BUFFER_BYTES)
     await asyncio.sleep(random.uniform(0, stagger_seconds))
+    photos = FreshPhotos(payload)
     try:
         while (sent_at := time.monotonic()) < stop_at:
-            outcome = await connection.request(payload, keep_body=True)
+            outcome = await connection.request(photos.next(), keep_body=True)
             provider_ms = _provider_delay_ms(outcome) if outcome.status == 200 else None
             error = outcome.error
             if outcome.status == 200 and provider_ms is None:
@@ -698,9 +700,10 @@ async def effects_booth_run(
 ) -> None:
     """One booth: ``rounds`` photos, each sent when the previous one is answered."""
     connection = Connection(port, buffer_bytes=EFFECTS_RESPONSE_BUFFER_BYTES)
+    photos = FreshPhotos(payload)
     try:
         for _ in range(rounds):
-            outcome = await connection.request(payload)
+            outcome = await connection.request(photos.next())
             error = outcome.error
             if outcome.status not in (200, None):
                 error = outcome.body[:200].decode("utf-8", "replace")

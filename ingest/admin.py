@@ -51,7 +51,15 @@ class JobAdmin(admin.ModelAdmin):
         (_("Providers tried"), {"fields": ("served_step", "provider_attempts")}),
         (
             _("Answer given"),
-            {"fields": ("http_status", "failure_reason", "failure_details", "fallback_original")},
+            {
+                "fields": (
+                    "http_status",
+                    "failure_reason",
+                    "failure_details",
+                    "fallback_original",
+                    "repeat_of",
+                )
+            },
         ),
         (
             _("Timings"),

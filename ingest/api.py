@@ -193,6 +193,9 @@ def photo_response(answer: PhotoAnswer, request: HttpRequest) -> HttpResponse:
     else:
         response["X-PhotoChanger-Fallback"] = "original"
     response["X-Job-Id"] = str(answer.job_id)
+    if answer.repeat:
+        # A re-send of a photo already answered: the image and job are the first ones.
+        response["X-PhotoChanger-Repeat"] = "true"
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -277,6 +280,9 @@ class JobOut(Schema):
         description="Each provider the failover chain tried, in order (empty for jobs that "
         "never reached one)."
     )
+    repeat_of: uuid.UUID | None = Field(
+        description="For a booth's re-send of a photo: the first job, whose result it got."
+    )
     served_step: int | None = Field(
         description="Who served the guest: 0 the slot's own provider, 1 and 2 its failover "
         "slots; null when none did."
@@ -287,6 +293,10 @@ class JobOut(Schema):
     @staticmethod
     def resolve_slot(job: Job) -> str:
         return job.slot_id
+
+    @staticmethod
+    def resolve_repeat_of(job: Job) -> uuid.UUID | None:
+        return job.repeat_of_id
 
     @staticmethod
     def resolve_failure_reason(job: Job) -> str | None:

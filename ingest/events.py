@@ -36,6 +36,7 @@ async def announce(job: Job) -> None:
 
 def job_event(job: Job) -> dict[str, object]:
     """What the live views get for a finished job."""
+    shown = job.repeat_of_id or job.id
     return {
         "id": str(job.id),
         "slot_id": job.slot_id,
@@ -45,8 +46,10 @@ def job_event(job: Job) -> dict[str, object]:
         "http_status": job.http_status,
         "duration_ms": job.duration_ms,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "thumbnail_url": f"/api/jobs/{job.id}/thumbnail" if job.status == "done" else None,
-        "result_url": f"/public/results/{job.id}" if job.status == "done" else None,
+        "repeat_of": str(job.repeat_of_id) if job.repeat_of_id else None,
+        # A re-send's guest got the first job's result: that is the one to show.
+        "thumbnail_url": f"/api/jobs/{shown}/thumbnail" if job.status == "done" else None,
+        "result_url": f"/public/results/{shown}" if job.status == "done" else None,
     }
 
 

@@ -122,6 +122,14 @@ def job_succeed(
     return media
 
 
+def job_close_as_repeat(*, job_id: uuid.UUID, first_id: uuid.UUID, **fields: object) -> bool:
+    """Close a re-send's job as done, answered with the first job's result (it stores none of
+    its own); False if it was already closed."""
+    return _job_close(
+        job_id=job_id, status=JobStatus.DONE, http_status=200, repeat_of_id=first_id, **fields
+    )
+
+
 class _JobClosedMeanwhile(Exception):
     pass
 

@@ -63,6 +63,15 @@ class Job(models.Model):
         blank=True,
         help_text=_("0: the slot's own provider; 1 and 2: its failover slots."),
     )
+    # A booth's re-send of the same photo, answered with that earlier job's result.
+    repeat_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("repeat of"),
+    )
     result_expires_at = models.DateTimeField(_("result kept until"), null=True, blank=True)
     # The Worker (server process) running the job; empty when the process keeps no heartbeat
     # (the ASGI app under another server, a test run in-process). No foreign key: a worker's
@@ -88,6 +97,12 @@ class Job(models.Model):
                 fields=["started_at", "slot", "status", "failure_reason", "http_status"],
                 name="job_failed_started_idx",
                 condition=models.Q(status__in=["failed", "timeout"]),
+            ),
+            # ingest.repeats: an earlier job of the same photo on the same slot.
+            models.Index(
+                fields=["slot", "upload_sha256", "started_at"],
+                name="job_slot_photo_idx",
+                condition=~models.Q(upload_sha256=""),
             ),
             # cleanup_media, start-up and each worker's watch (ingest.workers): jobs still
             # pending past their deadline.

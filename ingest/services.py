@@ -27,12 +27,14 @@ from django.utils.crypto import salted_hmac
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
 from ingest.events import job_report
 from ingest.failover import ChainStep, chain_answer, chain_steps
-from ingest.jobs import job_fail, job_start, job_succeed
+from ingest.jobs import job_close_as_repeat, job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.previews import preview_source_keep
+from ingest.repeats import first_result, repeat_first
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from ingest.workers import current_worker
 from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
+from media.models import StoredMedia
 from media.prints import GuestQr, PrintLayout, print_ready
 from media.selectors import media_chunks, media_file_bytes, provider_media_url
 from media.services import provider_media_publish
@@ -81,6 +83,7 @@ class PhotoAnswer:
     chunks: AsyncIterator[bytes] | None = None
     result_path: str = ""  # the guest's download; empty for the original sent back
     public_base_url: str = ""
+    repeat: bool = False  # a re-send answered with the first job's result (ingest.repeats)
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,8 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             recorded |= _digest_fields(await digests)
             if recorded["upload_hash_matches"] is False:
                 raise InvalidRequest("the hash does not match the photo")
+        if repeat := await _repeat_answer(admission, digests, recorded):
+            return repeat
         provider_started = time.monotonic()
         try:
             result = await _provider_call(admission, photo, path, recorded)
@@ -344,6 +349,47 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
         logger.error("internal error on job %s", admission.job_id, exc_info=cause)
         error = InternalError(f"an unexpected error on job {admission.job_id}; it has been logged")
         return await _answer_failure(admission, form, error, recorded | _if_done(digests))
+
+
+async def _repeat_answer(
+    admission: Admission, digests: asyncio.Future[UploadDigests], recorded: dict[str, object]
+) -> PhotoAnswer | None:
+    """For a booth's re-send of a photo, the first job's result (waited for while it runs);
+    None when this is the first, the window is off, or the first left no result."""
+    window = 0 if admission.test_run else admission.settings.repeat_window_seconds
+    if not window:
+        return None
+    # The digest (~16 ms for 10 MB) is waited for here, before the provider: the answer
+    # depends on it.
+    recorded |= _digest_fields(await digests)
+    first = await run_database_work(
+        repeat_first,
+        job_id=admission.job_id,
+        slot_id=admission.slot.pk,
+        sha256=recorded["upload_sha256"],
+        window_seconds=window,
+    )
+    if first is None:
+        return None
+    try:
+        media = await first_result(first, deadline=admission.deadline)
+    except TimeoutError:
+        raise ProviderTimeout(
+            f"no answer within {admission.settings.sync_response_seconds} s: the same photo "
+            f"is still being processed as job {first.pk}"
+        ) from None
+    if media is None:
+        return None
+    closed = await run_database_work(
+        job_close_as_repeat,
+        job_id=admission.job_id,
+        first_id=first.pk,
+        duration_ms=_elapsed_ms(admission.started),
+        **recorded,
+    )
+    if not closed:
+        raise InternalError(f"job {admission.job_id} was closed while it waited")
+    return _stored_answer(first.pk, media, admission, repeat=True)
 
 
 def _digest_fields(digests: UploadDigests) -> dict[str, object]:
@@ -508,17 +554,25 @@ def _result_keep(
     )
     if media is None:
         raise InternalError(f"job {admission.job_id} was closed while it ran")
+    return _stored_answer(admission.job_id, media, admission)
+
+
+def _stored_answer(
+    job_id: uuid.UUID, media: StoredMedia, admission: Admission, *, repeat: bool = False
+) -> PhotoAnswer:
+    """Job ``job_id``'s stored result as the booth's answer."""
     # Streamed back from storage even when the bytes are at hand: Django's ASGI handler keeps
     # each finished response in a reference cycle until a full garbage collection (Django
     # ticket #36700); with the bytes in it, 60 answers of 10 MB stayed in memory
     # (bench/load.py --local-effects 24).
     return PhotoAnswer(
-        job_id=admission.job_id,
+        job_id=job_id,
         content_type=media.content_type,
         size=media.size_bytes,
         chunks=media_chunks(media),
-        result_path=f"/public/results/{admission.job_id}",
+        result_path=f"/public/results/{job_id}",
         public_base_url=admission.settings.public_base_url,
+        repeat=repeat,
     )
 
 

@@ -498,7 +498,14 @@ class GlobalSettingsAdmin(admin.ModelAdmin):
     fieldsets = (
         (
             _("Booth"),
-            {"fields": ("sync_response_seconds", "max_concurrent_jobs", "strict_upload_hash")},
+            {
+                "fields": (
+                    "sync_response_seconds",
+                    "max_concurrent_jobs",
+                    "strict_upload_hash",
+                    "repeat_window_seconds",
+                )
+            },
         ),
         (_("Results"), {"fields": ("result_ttl_hours", "public_base_url")}),
         (

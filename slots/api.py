@@ -195,6 +195,10 @@ class SettingsOut(Schema):
     max_concurrent_jobs: int
     public_base_url: str
     strict_upload_hash: bool
+    repeat_window_seconds: int = Field(
+        description="A re-send of the same photo to the same slot within this many seconds "
+        "gets the first job's result; 0: off."
+    )
     ingest_password: IngestPasswordOut
     provider_keys: ProviderKeysOut
 
@@ -209,6 +213,7 @@ class SettingsPatchIn(Schema):
     max_concurrent_jobs: int = Field(default=None, description="At least 1.")
     public_base_url: str = Field(default=None, description="An http(s) URL, or empty.")
     strict_upload_hash: bool = Field(default=None)
+    repeat_window_seconds: int = Field(default=None, description="0 to 3600; 0: off.")
 
 
 class IngestPasswordIn(Schema):

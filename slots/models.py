@@ -205,6 +205,15 @@ class GlobalSettings(models.Model):
     strict_upload_hash = models.BooleanField(
         _("refuse uploads whose hash mismatches"), default=False
     )
+    repeat_window_seconds = models.PositiveIntegerField(
+        _("re-sent photos answered from the first job within (s)"),
+        default=120,
+        validators=[MaxValueValidator(3600)],
+        help_text=_(
+            "A booth that sends the same photo to the same slot again within this time gets "
+            "the first job's result (or waits for it), not a second provider call. 0: off."
+        ),
+    )
     ingest_password_hash = models.CharField(max_length=256, blank=True)
     ingest_password_set_at = models.DateTimeField(null=True, blank=True)
     ingest_password_set_by = models.CharField(max_length=150, blank=True)

@@ -139,6 +139,7 @@ class SettingsOverview:
     max_concurrent_jobs: int
     public_base_url: str
     strict_upload_hash: bool
+    repeat_window_seconds: int
     ingest_password: IngestPasswordState
     provider_keys: dict[str, ProviderKeyState]
 
@@ -154,6 +155,7 @@ def settings_overview() -> SettingsOverview:
         max_concurrent_jobs=row.max_concurrent_jobs,
         public_base_url=row.public_base_url,
         strict_upload_hash=row.strict_upload_hash,
+        repeat_window_seconds=row.repeat_window_seconds,
         ingest_password=IngestPasswordState(
             set=bool(row.ingest_password_hash),
             set_at=row.ingest_password_set_at,

@@ -180,6 +180,7 @@ SETTINGS_EDITABLE_FIELDS = (
     "max_concurrent_jobs",
     "public_base_url",
     "strict_upload_hash",
+    "repeat_window_seconds",
 )
 PROVIDER_KEY_NAMES = ("gemini", "turbotext", "openai")
 

@@ -212,7 +212,8 @@ def _served_by_step(jobs: QuerySet[Job]) -> dict[str, list[int]]:
     """Per slot, its done jobs served by its own provider and by each failover step."""
     served: dict[str, list[int]] = {}
     rows = (
-        jobs.filter(status=JobStatus.DONE)
+        # A re-send answered with an earlier job's result was served by that job.
+        jobs.filter(status=JobStatus.DONE, repeat_of__isnull=True)
         .values("slot_id", "served_step")
         .annotate(count=Count("status"))
     )

@@ -28,6 +28,7 @@ def settings_form(**changes: object) -> dict[str, object]:
         "result_ttl_hours": row.result_ttl_hours,
         "max_concurrent_jobs": row.max_concurrent_jobs,
         "public_base_url": row.public_base_url,
+        "repeat_window_seconds": row.repeat_window_seconds,
         **changes,
     }
     return {name: value for name, value in values.items() if value is not None}

@@ -99,11 +99,10 @@ def kill_with_photos_in_flight(
 ) -> list[str]:
     """Send IN_FLIGHT photos, SIGKILL the server while the fake holds them; return the
     names of the uploads it left in the upload folder."""
-    photo = jpeg_bytes((1600, 1200))
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
-        booths = [
-            pool.submit(post_until_the_server_dies, server.base_url, photo)
-            for _ in range(IN_FLIGHT)
+        booths = [  # one guest each: different photos
+            pool.submit(post_until_the_server_dies, server.base_url, jpeg_bytes((1600, 1200 + n)))
+            for n in range(IN_FLIGHT)
         ]
         wait_for_requests(fake, IN_FLIGHT)
         uploads = sorted(name for name in stored_files(media_root) if name.startswith("tmp/"))

@@ -11,6 +11,7 @@ from ingest.models import Job, JobStatus
 from slots.models import GlobalSettings, Slot
 from tests.booth import Booth
 from tests.fakes.gemini import FakeGemini, delay, hang
+from tests.images import jpeg_bytes
 from tests.live import stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,7 +91,10 @@ def test_request_over_capacity_gets_429_at_once(
     fake_gemini.script(delay(1.5), delay(1.5))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        slow = [pool.submit(Booth().post_photo, "slot-006", photo) for _ in range(2)]
+        slow = [  # two guests' photos
+            pool.submit(Booth().post_photo, "slot-006", jpeg_bytes((640, height)))
+            for height in (480, 481)
+        ]
         wait_for_requests(fake_gemini, 2)
 
         started = time.monotonic()

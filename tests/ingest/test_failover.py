@@ -14,6 +14,7 @@ from tests.booth import Booth
 from tests.fakes import gemini, openai
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai import FakeOpenAI
+from tests.images import jpeg_bytes
 from tests.roles import EVENT_OPERATOR, staff_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,8 +179,8 @@ def test_the_stats_show_how_often_each_step_served_the_guests(
     fake_openai.script(
         openai.answer_image(), openai.error(500, "server_error", "The server had an error.")
     )
-    for _ in range(3):
-        assert booth.post_photo(GEMINI_SLOT, photo).status_code == 200
+    for height in (480, 481, 482):  # three guests, three photos
+        assert booth.post_photo(GEMINI_SLOT, jpeg_bytes((640, height))).status_code == 200
     token = api_token_create(user=staff_with_role("op", EVENT_OPERATOR), name="tests")[1]
 
     reply = booth.http.get(

@@ -120,9 +120,10 @@ def test_capacity_is_shared_so_a_third_photo_gets_429_from_either_worker(
     photo = jpeg_bytes()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        # One photo in flight on each worker.
+        # One photo in flight on each worker (two guests: two photos).
         slow = [
-            pool.submit(post_photo, worker.base_url, slow_gemini_slot, photo) for worker in workers
+            pool.submit(post_photo, worker.base_url, slow_gemini_slot, jpeg_bytes((640, height)))
+            for worker, height in zip(workers, (480, 481), strict=True)
         ]
         wait_for_requests(fake_gemini, 2)
 
@@ -306,3 +307,32 @@ class LiveFeed:
         if not chunk:
             raise ConnectionError("the server closed the connection")
         return chunk
+
+
+def test_a_photo_re_sent_to_the_other_worker_waits_for_the_first_call(
+    workers: tuple[ServerProcess, ServerProcess],
+    slow_gemini_slot: str,
+    fake_gemini: FakeGemini,
+    media_root: Path,
+) -> None:
+    fake_gemini.script(delay(2), delay(2))
+    photo = jpeg_bytes()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(post_photo, workers[0].base_url, slow_gemini_slot, photo)
+        wait_for_requests(fake_gemini, 1)
+        again = post_photo(workers[1].base_url, slow_gemini_slot, photo)
+        original = first.result()
+
+    assert (original.status_code, again.status_code) == (200, 200)
+    assert again.headers["x-job-id"] == original.headers["x-job-id"]
+    assert again.headers["x-photochanger-repeat"] == "true"
+    assert "x-photochanger-repeat" not in original.headers
+    assert again.content == original.content
+    assert len(fake_gemini.requests) == 1  # one paid call for both
+    wait_until_consistent(media_root)
+    repeat = Job.objects.exclude(pk=original.headers["x-job-id"]).get()
+    assert (repeat.status, str(repeat.repeat_of_id)) == (
+        JobStatus.DONE,
+        original.headers["x-job-id"],
+    )

@@ -32,6 +32,7 @@ def test_settings_show_values_and_no_secrets_when_none_are_set(
         "max_concurrent_jobs": 30,
         "public_base_url": "",
         "strict_upload_hash": False,
+        "repeat_window_seconds": 120,
         "ingest_password": {"set": False, "set_at": None, "set_by": None},
         "provider_keys": {
             provider: {
