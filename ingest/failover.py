@@ -41,6 +41,10 @@ MAX_DETAILS = 300
 _HANDOVER_SECONDS = 0.5
 
 
+class StepNotAllowed(Exception):
+    """This step may not run now (a daily cap of paid calls): the chain moves on."""
+
+
 @dataclass(frozen=True)
 class ChainStep:
     """One provider of the chain: the slot whose provider, operation, settings and template
@@ -116,6 +120,10 @@ async def chain_answer(
                 message = f"no answer in {(timezone.now() - started).total_seconds():.1f} s"
             else:
                 message = "the provider timed out"
+        except StepNotAllowed as error:
+            attempts.append(_attempt(number, step, started, "skipped", "cap", str(error)))
+            failures.append((step, str(error)))
+            continue
         except ProviderInputError as error:
             attempts.append(_attempt(number, step, started, "failed", "input", str(error)))
             raise UnsupportedMediaType(str(error)) from None

@@ -121,6 +121,28 @@ class Job(models.Model):
         return self.status != JobStatus.PENDING
 
 
+class PaidCalls(models.Model):
+    """Paid provider calls that gave an image, per day (server time zone), slot and provider:
+    what the daily caps and the cost estimate count (ingest.costs)."""
+
+    day = models.DateField(_("day"))
+    slot = models.ForeignKey(
+        "slots.Slot", on_delete=models.CASCADE, related_name="+", verbose_name=_("slot")
+    )
+    provider = models.CharField(_("provider"), max_length=16)
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+
+    class Meta:
+        verbose_name = _("paid calls")
+        verbose_name_plural = _("paid calls")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "slot", "provider"], name="paid_calls_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.slot_id} {self.provider}: {self.calls}"
+
+
 class Worker(models.Model):
     """A server process that runs jobs, alive while ``alive_until`` is ahead (its heartbeat)."""
 

@@ -25,8 +25,9 @@ from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from ingest.capacity import RETRY_AFTER_SECONDS, capacity
+from ingest.costs import paid_call_count, paid_cap_reached
 from ingest.events import job_report
-from ingest.failover import ChainStep, chain_answer, chain_steps
+from ingest.failover import ChainStep, StepNotAllowed, chain_answer, chain_steps
 from ingest.jobs import job_close_as_repeat, job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.previews import preview_source_keep
@@ -436,8 +437,20 @@ async def _provider_call(
         provider = provider_for(step.slot.provider)
         if provider is None:
             raise ProviderFailed(f"the provider {step.slot.provider!r} is not available")
+        paid = provider.needs_api_key
+        if paid and (
+            cap := await run_database_work(
+                paid_cap_reached, slot=admission.slot, settings=admission.settings
+            )
+        ):
+            raise StepNotAllowed(cap)
         request = await run_database_work(_provider_request, admission, step, deadline, photo, path)
-        return await provider.process(request)
+        result = await provider.process(request)
+        if paid:
+            await run_database_work(
+                paid_call_count, slot_id=admission.slot.pk, provider=step.slot.provider
+            )
+        return result
 
     answer = await chain_answer(
         admission.steps,

@@ -264,7 +264,17 @@ class SlotAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("id", "display_name", "is_active")}),
         (_("Processing"), {"fields": ("provider", "operation", "settings")}),
-        (_("Limits"), {"fields": ("size_limit_mb", "max_concurrent_jobs", "on_failure")}),
+        (
+            _("Limits"),
+            {
+                "fields": (
+                    "size_limit_mb",
+                    "max_concurrent_jobs",
+                    "daily_paid_calls_cap",
+                    "on_failure",
+                )
+            },
+        ),
         (_("The guest's link on the print"), {"fields": ("guest_qr_corner", "guest_qr_caption")}),
         (
             _("Failover"),
@@ -508,6 +518,17 @@ class GlobalSettingsAdmin(admin.ModelAdmin):
             },
         ),
         (_("Results"), {"fields": ("result_ttl_hours", "public_base_url")}),
+        (
+            _("Cost"),
+            {
+                "fields": (
+                    "gemini_call_price",
+                    "openai_call_price",
+                    "turbotext_call_price",
+                    "daily_paid_calls_cap",
+                )
+            },
+        ),
         (
             _("Ingest password"),
             {

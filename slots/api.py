@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -84,6 +85,9 @@ class SlotOut(Schema):
     failover_on_refusal: bool = Field(
         description="Whether a refusal for the content (safety, moderation) moves on too."
     )
+    daily_paid_calls_cap: int | None = Field(
+        description="Paid provider calls a day for this slot; null: no cap."
+    )
     version: int
     updated_at: datetime
     updated_by: str | None = Field(description="The username of whoever saved it last.")
@@ -156,6 +160,11 @@ class SlotPatchIn(Schema):
     failover_second: str | None = Field(
         default=None, description="The chain's last step (needs failover_first); null: none."
     )
+    daily_paid_calls_cap: int | None = Field(
+        default=None,
+        description="At this many paid calls today the slot answers with its chain's first "
+        "free step or its on_failure; null: no cap.",
+    )
     failover_on_refusal: bool = Field(
         default=None,
         description="A provider's refusal for the content (safety, moderation) moves on too.",
@@ -199,6 +208,12 @@ class SettingsOut(Schema):
         description="A re-send of the same photo to the same slot within this many seconds "
         "gets the first job's result; 0: off."
     )
+    gemini_call_price: Decimal = Field(description="Per paid call, for the cost estimate.")
+    openai_call_price: Decimal
+    turbotext_call_price: Decimal
+    daily_paid_calls_cap: int | None = Field(
+        description="Paid provider calls a day for all slots together; null: no cap."
+    )
     ingest_password: IngestPasswordOut
     provider_keys: ProviderKeysOut
 
@@ -214,6 +229,10 @@ class SettingsPatchIn(Schema):
     public_base_url: str = Field(default=None, description="An http(s) URL, or empty.")
     strict_upload_hash: bool = Field(default=None)
     repeat_window_seconds: int = Field(default=None, description="0 to 3600; 0: off.")
+    gemini_call_price: Decimal = Field(default=None, description="0 or more, 4 decimals.")
+    openai_call_price: Decimal = Field(default=None)
+    turbotext_call_price: Decimal = Field(default=None)
+    daily_paid_calls_cap: int | None = Field(default=None, description="null: no cap.")
 
 
 class IngestPasswordIn(Schema):

@@ -82,6 +82,15 @@ class Slot(models.Model):
             "unticked, the guest gets the refusal."
         ),
     )
+    daily_paid_calls_cap = models.PositiveIntegerField(
+        _("paid calls a day"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "At this many paid provider calls today for this slot, it answers with its "
+            "failover chain's first free step or its on-failure answer. Empty: no cap."
+        ),
+    )
     max_concurrent_jobs = models.PositiveSmallIntegerField(
         _("concurrent jobs cap"),
         null=True,
@@ -185,6 +194,12 @@ class TemplateImage(models.Model):
         return f"{self.slot_id} {self.role} #{self.pk}"
 
 
+def _call_price(label: str) -> models.DecimalField:
+    return models.DecimalField(
+        label, max_digits=8, decimal_places=4, default=0, validators=[MinValueValidator(0)]
+    )
+
+
 class GlobalSettings(models.Model):
     """The one row of settings staff change in the admin (pk is always 1)."""
 
@@ -204,6 +219,20 @@ class GlobalSettings(models.Model):
     public_base_url = models.URLField(_("public base URL"), blank=True)
     strict_upload_hash = models.BooleanField(
         _("refuse uploads whose hash mismatches"), default=False
+    )
+    # What a paid provider call costs (ingest.costs), in the event's currency, for the stats'
+    # estimate; and the most paid calls a day may make, all slots together.
+    gemini_call_price = _call_price(_("Gemini: price per call"))
+    openai_call_price = _call_price(_("OpenAI: price per call"))
+    turbotext_call_price = _call_price(_("Turbotext: price per call"))
+    daily_paid_calls_cap = models.PositiveIntegerField(
+        _("paid calls a day, all slots"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "At this many paid provider calls today, slots answer with their failover chain's "
+            "first free step (the local provider) or their on-failure answer. Empty: no cap."
+        ),
     )
     repeat_window_seconds = models.PositiveIntegerField(
         _("re-sent photos answered from the first job within (s)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
+from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.db.models import Count, Q, QuerySet
@@ -140,6 +141,10 @@ class SettingsOverview:
     public_base_url: str
     strict_upload_hash: bool
     repeat_window_seconds: int
+    gemini_call_price: Decimal
+    openai_call_price: Decimal
+    turbotext_call_price: Decimal
+    daily_paid_calls_cap: int | None
     ingest_password: IngestPasswordState
     provider_keys: dict[str, ProviderKeyState]
 
@@ -156,6 +161,10 @@ def settings_overview() -> SettingsOverview:
         public_base_url=row.public_base_url,
         strict_upload_hash=row.strict_upload_hash,
         repeat_window_seconds=row.repeat_window_seconds,
+        gemini_call_price=row.gemini_call_price,
+        openai_call_price=row.openai_call_price,
+        turbotext_call_price=row.turbotext_call_price,
+        daily_paid_calls_cap=row.daily_paid_calls_cap,
         ingest_password=IngestPasswordState(
             set=bool(row.ingest_password_hash),
             set_at=row.ingest_password_set_at,

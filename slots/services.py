@@ -171,6 +171,7 @@ SLOT_EDITABLE_FIELDS = (
     "failover_first",
     "failover_second",
     "failover_on_refusal",
+    "daily_paid_calls_cap",
 )
 # Slots named by their id in the API (the admin's form sends the same ids).
 _SLOT_REFERENCES = ("failover_first", "failover_second")
@@ -181,6 +182,10 @@ SETTINGS_EDITABLE_FIELDS = (
     "public_base_url",
     "strict_upload_hash",
     "repeat_window_seconds",
+    "gemini_call_price",
+    "openai_call_price",
+    "turbotext_call_price",
+    "daily_paid_calls_cap",
 )
 PROVIDER_KEY_NAMES = ("gemini", "turbotext", "openai")
 

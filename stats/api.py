@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from django.http import HttpRequest
@@ -16,8 +17,10 @@ from stats.selectors import (
     MAX_WINDOW_MINUTES,
     MIN_WINDOW_MINUTES,
     Overview,
+    PaidCallsOverview,
     RecentFailure,
     SlotsOverview,
+    paid_calls_overview,
     refused_addresses,
     stats_overview,
     stats_slots,
@@ -196,3 +199,32 @@ def refused_addresses_list(request: HttpRequest) -> dict[str, list[RefusedClient
 def refused_address_forget(request: HttpRequest, address: str) -> Status[None]:
     refused_address_release(address=address)
     return Status(204, None)
+
+
+class PaidCallsRowOut(Schema):
+    slot_id: str
+    provider: str
+    calls: int
+    cost: Decimal = Field(description="calls times the provider's price per call (settings)")
+
+
+class PaidCallsOut(Schema):
+    day: date = Field(description="Today, in the server's time zone.")
+    rows: list[PaidCallsRowOut] = Field(description="Per slot (the booth's) and provider.")
+    total_calls: int
+    total_cost: Decimal
+    daily_paid_calls_cap: int | None = Field(description="The event's cap; null: none.")
+    slot_caps: dict[str, int] = Field(description="The slots' own caps, by slot id.")
+
+
+@router.get(
+    "/stats/paid-calls",
+    auth=staff_with("stats.view_statistics"),
+    response=PaidCallsOut,
+    url_name="stats_paid_calls",
+    summary="Paid provider calls and their estimated cost today",
+    description="Calls of Gemini, OpenAI and Turbotext that gave an image today, per slot and "
+    "provider, priced by the settings' price per call; and the daily caps.",
+)
+def paid_calls(request: HttpRequest) -> PaidCallsOverview:
+    return paid_calls_overview()

@@ -27,8 +27,10 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from ingest.costs import paid_calls_today
 from ingest.models import Job, JobSource, JobStatus
 from media.models import MediaKind, StoredMedia
+from slots.services import settings_get
 
 # Not CONTENT_TYPE_LATEST, which is text format 1.0.0 in prometheus_client 0.26: the library's
 # own handlers answer 0.0.4 unless the scraper asks for 1.0.0, every Prometheus version reads
@@ -65,7 +67,7 @@ def job_outcome(status: str, failure_reason: str) -> str:
 
 
 class DatabaseCollector:
-    """The four families, from the database at each collect(). Every job family has a
+    """The families, from the database at each collect(). Every job family has a
     ``source`` label (``ingest``: the booth's; ``test_run``: staff's), never summed across
     sources: a dashboard shows the event with ``source="ingest"``."""
 
@@ -134,6 +136,29 @@ class DatabaseCollector:
         for source, count in sorted(in_flight.items()):
             jobs_in_flight.add_metric((source,), count)
         yield jobs_in_flight
+
+        yield from _paid_calls_today()
+
+
+def _paid_calls_today() -> Iterator[Metric]:
+    """Today's paid calls and estimated cost (ingest.costs): gauges, since they restart at 0
+    every day."""
+    rows = paid_calls_today(settings=settings_get())
+    calls = GaugeMetricFamily(
+        "photochanger_paid_calls_today",
+        "Paid provider calls that gave an image today (server time zone), by slot and provider.",
+        labels=("slot", "provider"),
+    )
+    cost = GaugeMetricFamily(
+        "photochanger_estimated_cost_today",
+        "Today's paid calls times the provider's price per call (settings), by slot and provider.",
+        labels=("slot", "provider"),
+    )
+    for row in rows:
+        calls.add_metric((row.slot_id, row.provider), row.calls)
+        cost.add_metric((row.slot_id, row.provider), float(row.cost))
+    yield calls
+    yield cost
 
 
 def _finished_job_rows() -> list[dict[str, object]]:

@@ -25,7 +25,8 @@ Definitions (what the stats page and the API show):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import connection
@@ -33,11 +34,13 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from ingest.costs import PaidCallsRow, paid_calls_today
 from ingest.models import Job, JobSource, JobStatus
 from ingest.services import wrong_passwords
 from media.models import MediaKind, StoredMedia
 from photochanger.throttle import RefusedClient
 from slots.models import GlobalSettings, Slot
+from slots.services import settings_get
 from stats.expressions import BucketStart, Percentile
 from stats.models import GallerySharing
 from stats.services import GALLERY_SNAPSHOT_KEY
@@ -518,3 +521,32 @@ def _gallery_snapshot_build(now: datetime) -> GallerySnapshot:
         )
         slot.results.append(GalleryResult(job_id=str(row["id"]), finished_at=row["finished_at"]))
     return GallerySnapshot(shared_until=shared_until, slots=list(slots.values()))
+
+
+@dataclass(frozen=True)
+class PaidCallsOverview:
+    """Today's paid provider calls and their estimated cost (ingest.costs), with the caps."""
+
+    day: date
+    rows: list[PaidCallsRow]
+    total_calls: int
+    total_cost: Decimal
+    daily_paid_calls_cap: int | None
+    slot_caps: dict[str, int]
+
+
+def paid_calls_overview() -> PaidCallsOverview:
+    settings = settings_get()
+    rows = paid_calls_today(settings=settings)
+    return PaidCallsOverview(
+        day=timezone.localdate(),
+        rows=rows,
+        total_calls=sum(row.calls for row in rows),
+        total_cost=sum((row.cost for row in rows), Decimal(0)),
+        daily_paid_calls_cap=settings.daily_paid_calls_cap,
+        slot_caps=dict(
+            Slot.objects.filter(daily_paid_calls_cap__isnull=False).values_list(
+                "pk", "daily_paid_calls_cap"
+            )
+        ),
+    )

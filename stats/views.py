@@ -36,6 +36,7 @@ from stats.selectors import (
     GallerySnapshot,
     gallery_shared_until,
     gallery_snapshot,
+    paid_calls_overview,
     refused_addresses,
 )
 from stats.services import gallery_request_admit, gallery_share, gallery_stop
@@ -76,6 +77,7 @@ def stats_page(request: HttpRequest) -> HttpResponse:
             slot_id: missing for slot_id, missing in active_slots_missing().items() if missing
         },
         "password_limit": wrong_passwords(),
+        "paid_calls": paid_calls_overview(),
         "labels": _page_labels(),
     }
     return render(request, "stats/stats_page.html", context)

@@ -29,6 +29,9 @@ def settings_form(**changes: object) -> dict[str, object]:
         "max_concurrent_jobs": row.max_concurrent_jobs,
         "public_base_url": row.public_base_url,
         "repeat_window_seconds": row.repeat_window_seconds,
+        "gemini_call_price": row.gemini_call_price,
+        "openai_call_price": row.openai_call_price,
+        "turbotext_call_price": row.turbotext_call_price,
         **changes,
     }
     return {name: value for name, value in values.items() if value is not None}

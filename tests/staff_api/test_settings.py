@@ -33,6 +33,10 @@ def test_settings_show_values_and_no_secrets_when_none_are_set(
         "public_base_url": "",
         "strict_upload_hash": False,
         "repeat_window_seconds": 120,
+        "gemini_call_price": "0.0000",
+        "openai_call_price": "0.0000",
+        "turbotext_call_price": "0.0000",
+        "daily_paid_calls_cap": None,
         "ingest_password": {"set": False, "set_at": None, "set_by": None},
         "provider_keys": {
             provider: {

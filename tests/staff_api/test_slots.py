@@ -63,6 +63,7 @@ def test_slot_shows_its_fields(api: Client) -> None:
         "failover_first",
         "failover_second",
         "failover_on_refusal",
+        "daily_paid_calls_cap",
     }
     stored = Slot.objects.get(pk="slot-001")
     assert slot["provider"] == stored.provider

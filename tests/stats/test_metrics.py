@@ -120,7 +120,7 @@ def test_media_bytes_and_jobs_in_flight(some_jobs: None) -> None:
     assert values['photochanger_jobs_in_flight{source="test_run"}'] == 0
 
 
-def test_text_parses_into_the_four_families(some_jobs: None) -> None:
+def test_text_parses_into_the_families(some_jobs: None) -> None:
     text = Client().get("/metrics").content.decode()
 
     families = {family.name: family for family in text_string_to_metric_families(text)}
@@ -130,6 +130,8 @@ def test_text_parses_into_the_four_families(some_jobs: None) -> None:
         "photochanger_job_duration_seconds": "histogram",
         "photochanger_media_bytes": "gauge",
         "photochanger_jobs_in_flight": "gauge",
+        "photochanger_paid_calls_today": "gauge",
+        "photochanger_estimated_cost_today": "gauge",
     }
     jobs = {
         (s.labels["slot"], s.labels["source"], s.labels["outcome"]): s.value
@@ -167,14 +169,15 @@ def test_no_process_metrics_of_the_answering_worker(some_jobs: None) -> None:
     assert all(name.startswith("photochanger_") for name in names)
 
 
-def test_uncached_scrape_costs_three_queries_however_many_jobs(
+def test_uncached_scrape_costs_five_queries_however_many_jobs(
     some_jobs: None, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     for slot in ("slot-003", "slot-004", "slot-005"):
         make_job(slot, started_at=timezone.now(), duration_ms=700)
 
-    # Finished jobs in one grouped scan, media bytes, pending jobs.
-    with django_assert_num_queries(3):
+    # Finished jobs in one grouped scan, media bytes, pending jobs, the settings (prices) and
+    # today's paid calls.
+    with django_assert_num_queries(5):
         Client().get("/metrics")
 
 
