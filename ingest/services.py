@@ -61,10 +61,11 @@ from providers.base import (
     TemplateImageInput,
 )
 from providers.registry import provider_for
+from slots.keys import StoredKeyRing, provider_api_keys
 from slots.models import GlobalSettings, OnFailure, Slot
 from slots.output import output_for_original, output_layout
 from slots.prompts import prompt_filled
-from slots.selectors import provider_api_key, slot_get
+from slots.selectors import slot_get
 from slots.services import SlotOverrides, ingest_password_check, settings_get, slot_with_overrides
 
 logger = logging.getLogger(__name__)
@@ -514,7 +515,11 @@ def _provider_request(
         operation=slot.operation,
         settings=step.settings,
         template_images=template_images,
-        api_key=provider_api_key(settings=admission.settings, provider=slot.provider),
+        keys=StoredKeyRing(
+            slot.provider, provider_api_keys(settings=admission.settings, provider=slot.provider)
+        )
+        if provider.needs_api_key
+        else None,
         deadline=deadline,
         photo_url=photo_url,
     )

@@ -149,6 +149,11 @@ class NoTestRun(PhotoChangerError):
     failure_reason = "no_test_run"
 
 
+class ApiKeyNotFound(PhotoChangerError):
+    http_status = 404
+    failure_reason = "api_key_not_found"
+
+
 class TemplateImageNotFound(PhotoChangerError):
     http_status = 404
     failure_reason = "template_image_not_found"

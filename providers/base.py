@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from providers.keys import KeyRing
     from providers.settings import ProviderSettings
 
 
@@ -65,11 +66,19 @@ class ProviderRequest:
     deadline: Deadline
     template_images: list[TemplateImageInput] = field(default_factory=list)
     api_key: str = ""
+    # Several keys, spread over calls (providers.keys); without it, ``api_key`` alone.
+    keys: KeyRing | None = None
     # A public URL of the photo, set for providers that fetch images by URL.
     photo_url: str = ""
 
     def templates_with_role(self, role: str) -> list[TemplateImageInput]:
         return [image for image in self.template_images if image.role == role]
+
+    def key_ring(self, provider: str) -> KeyRing:
+        """The keys to call ``provider`` with: the pipeline's ring, or ``api_key`` alone."""
+        from providers.keys import SingleKey  # keys imports this module
+
+        return self.keys if self.keys is not None else SingleKey(provider, self.api_key)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from providers.base import (
     ProviderResult,
 )
 from providers.http import error_description, json_error_object, provider_client, text_excerpt
+from providers.keys import ApiKeyRefused, with_api_key
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
 from providers.settings import (
@@ -169,14 +170,18 @@ class GeminiProvider:
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
             raise ProviderError(f"the gemini provider has no operation {request.operation!r}")
-        if not request.api_key:
+        keys = request.key_ring("gemini")
+        if not keys.size:
             raise ProviderError("gemini API key is not configured")
         options = GeminiSettings.for_call(request.settings, operation=request.operation)
         # Decoding, resizing and base64 of a 12 MP photo take far too long for the event loop.
         body = await run_image_work(_request_body, request, options)
         return await with_retries(
-            lambda: _attempt(
-                url=options.url, body=body, api_key=request.api_key, deadline=request.deadline
+            lambda: with_api_key(
+                keys,
+                lambda api_key: _attempt(
+                    url=options.url, body=body, api_key=api_key, deadline=request.deadline
+                ),
             ),
             provider="gemini",
             job_id=request.job_id,
@@ -238,7 +243,7 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
     details = details if isinstance(details, list) else []
     reason = _detail(details, _ERROR_INFO).get("reason")
     if isinstance(reason, str) and reason.startswith("API_KEY"):
-        return ProviderError(f"gemini refused the key ({reason})")
+        return ApiKeyRefused(f"gemini refused the key ({reason})")
     summary = f"gemini answered HTTP {response.status_code}"
     if isinstance(error.get("status"), str):
         summary += f" {error['status']}"
@@ -247,7 +252,9 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
         # Google does not echo keys today; a message is still never a place for one.
         summary += f": {text_excerpt(message.replace(api_key, '[key]'))}"
     if response.status_code in _RETRY_STATUSES:
-        return RetryLater(summary, delay=_retry_delay(details))
+        # A 429 (RESOURCE_EXHAUSTED) is this key's quota or rate: another key may go through.
+        limited = response.status_code == httpx.codes.TOO_MANY_REQUESTS
+        return RetryLater(summary, delay=_retry_delay(details), rate_limited=limited)
     return ProviderError(summary)
 
 

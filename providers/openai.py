@@ -33,6 +33,7 @@ from providers.base import (
     ProviderResult,
 )
 from providers.http import error_description, json_error_object, provider_client, text_excerpt
+from providers.keys import ApiKeyRefused, with_api_key
 from providers.photos import photo_for_provider
 from providers.retry import RetryLater, with_retries
 from providers.settings import (
@@ -56,6 +57,7 @@ Quality = Literal["auto", "low", "medium", "high"]
 SIZES = get_args(Size)
 OUTPUT_FORMATS = get_args(OutputFormat)
 QUALITIES = get_args(Quality)
+QUOTA_REST_SECONDS = 3600.0
 MODERATION_MESSAGE = "OpenAI refused the photo or prompt (moderation)"
 
 # httpx's timeout ends a little after the deadline, so that under the pipeline its cancellation at
@@ -171,17 +173,18 @@ class OpenAIProvider:
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in self.operations:
             raise ProviderError(f"the openai provider has no operation {request.operation!r}")
-        if not request.api_key:
+        keys = request.key_ring("openai")
+        if not keys.size:
             raise ProviderError("openai API key is not configured")
         options = OpenAISettings.for_call(request.settings, operation=request.operation)
         # Decoding and resizing a 12 MP photo take far too long for the event loop.
         upload = await run_image_work(_upload, request, options)
         return await with_retries(
-            lambda: _attempt(
-                url=options.url,
-                upload=upload,
-                api_key=request.api_key,
-                deadline=request.deadline,
+            lambda: with_api_key(
+                keys,
+                lambda api_key: _attempt(
+                    url=options.url, upload=upload, api_key=api_key, deadline=request.deadline
+                ),
             ),
             provider="openai",
             job_id=request.job_id,
@@ -252,17 +255,20 @@ def _http_error(response: httpx.Response, api_key: str) -> ProviderError:
         return ProviderRefused(MODERATION_MESSAGE)
     if status == httpx.codes.UNAUTHORIZED:
         # OpenAI's 401 message quotes the start and end of the key it got: leave it out.
-        return ProviderError(f"openai refused the API key (HTTP 401{f' {code}' if code else ''})")
+        return ApiKeyRefused(f"openai refused the API key (HTTP 401{f' {code}' if code else ''})")
     summary = f"openai answered HTTP {status}"
     if code:
         summary += f" {code}"
     message = error.get("message")
     if isinstance(message, str) and message:
         summary += f": {text_excerpt(message.replace(api_key, '[key]'))}"
-    # A 429 for an exhausted quota or budget stays so until someone pays; waiting cannot help.
+    # A 429 for an exhausted quota or budget stays so until someone pays: that key rests an
+    # hour (another key may go through at once), waiting cannot help.
     if status == httpx.codes.TOO_MANY_REQUESTS and code == "insufficient_quota":
-        return ProviderError(summary)
-    if status == httpx.codes.TOO_MANY_REQUESTS or status >= httpx.codes.INTERNAL_SERVER_ERROR:
+        return RetryLater(summary, delay=QUOTA_REST_SECONDS, rate_limited=True)
+    if status == httpx.codes.TOO_MANY_REQUESTS:
+        return RetryLater(summary, delay=_retry_after(response), rate_limited=True)
+    if status >= httpx.codes.INTERNAL_SERVER_ERROR:
         return RetryLater(summary, delay=_retry_after(response))
     return ProviderError(summary)
 

@@ -23,11 +23,16 @@ _MAX_BACKOFF_SECONDS = 8.0
 
 
 class RetryLater(ProviderError):
-    """A failure worth another attempt; ``delay`` is the wait the provider asked for, if any."""
+    """A failure worth another attempt; ``delay`` is the wait the provider asked for, if any;
+    ``rate_limited`` when the key used is the reason (429, quota): another key may go through
+    (providers.keys)."""
 
-    def __init__(self, message: str, *, delay: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, delay: float | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(message, retryable=True)
         self.delay = delay
+        self.rate_limited = rate_limited
 
 
 def backoff(attempt: int, *, first: float = FIRST_BACKOFF_SECONDS) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,6 +27,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from media.images import image_format
 from providers.base import Deadline, ProviderError, ProviderRequest, ProviderResult
 from providers.http import error_description, provider_client, text_excerpt
+from providers.keys import ApiKeyRefused, with_api_key
 from providers.retry import RetryLater, with_retries
 from providers.settings import (
     DEFAULT_MAX_ATTEMPTS,
@@ -230,7 +231,8 @@ class TurbotextProvider:
     async def process(self, request: ProviderRequest) -> ProviderResult:
         if request.operation not in OPERATIONS:
             raise ProviderError(f"the turbotext provider has no operation {request.operation!r}")
-        if not request.api_key:
+        keys = request.key_ring("turbotext")
+        if not keys.size:
             raise ProviderError("turbotext API key is not configured")
         options = TurbotextSettings.for_call(request.settings, operation=request.operation)
         fields = _queue_fields(request, options)
@@ -242,14 +244,16 @@ class TurbotextProvider:
                 client=client,
                 options=options,
                 method=request.operation,
-                api_key=request.api_key,
+                api_key="",  # each queue's own, from the keys
                 deadline=request.deadline,
                 job_id=request.job_id,
             )
             # A queue takes tens of seconds: none is created (the first one included) unless
             # min_queue_seconds remain, and a new one waits from poll_seconds up.
             return await with_retries(
-                lambda: _queue_run(call, fields),
+                lambda: with_api_key(
+                    keys, lambda api_key: _queue_run(replace(call, api_key=api_key), fields)
+                ),
                 provider="turbotext",
                 job_id=request.job_id,
                 max_attempts=options.max_attempts,
@@ -459,9 +463,9 @@ async def _download(call: _Call, url: str) -> ProviderResult:
 def _check_status(response: httpx.Response, api_key: str) -> None:
     status = response.status_code
     if status in _RETRY_STATUSES or status >= 500:
-        raise RetryLater(f"turbotext answered HTTP {status}")
+        raise RetryLater(f"turbotext answered HTTP {status}", rate_limited=status == 429)
     if status in (401, 403):
-        raise ProviderError(f"turbotext refused the API key (HTTP {status})")
+        raise ApiKeyRefused(f"turbotext refused the API key (HTTP {status})")
     if not 200 <= status < 300:
         detail = _error_text(_json_object(response, strict=False))
         summary = f"turbotext answered HTTP {status}"

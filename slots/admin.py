@@ -26,9 +26,11 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from media.images import photo_inspect
+from photochanger.encryption import secret_encrypt
 from photochanger.errors import UnsupportedMediaType
 from providers.schema import provider_settings_help
-from slots.models import GlobalSettings, Slot, TemplateImage
+from slots.keys import ApiKeyOverview
+from slots.models import GlobalSettings, ProviderKey, Slot, TemplateImage
 from slots.readiness import slot_missing
 from slots.selectors import provider_operations, settings_overview, slots_counting_jobs_today
 from slots.services import (
@@ -468,7 +470,8 @@ class GlobalSettingsForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        states = settings_overview().provider_keys
+        overview = settings_overview()
+        states = overview.provider_keys
         for provider in PROVIDER_KEY_NAMES:
             state = states[provider]
             if state.source == "settings":
@@ -485,7 +488,9 @@ class GlobalSettingsForm(forms.ModelForm):
                     "enter it again."
                 )
             calls_go_to = _("Calls go to %(address)s.") % {"address": state.base_url}
-            self.fields[f"new_{provider}_key"].help_text = f"{status} {calls_go_to}"
+            main = [key for key in overview.api_keys if key.provider == provider and key.id is None]
+            used = f" {key_state_text(main[0])}." if main else ""
+            self.fields[f"new_{provider}_key"].help_text = f"{status}{used} {calls_go_to}"
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -502,9 +507,72 @@ class GlobalSettingsForm(forms.ModelForm):
         return cleaned
 
 
+class ProviderKeyForm(forms.ModelForm):
+    """An extra API key: its provider and label, and the key itself, write-only."""
+
+    new_key = forms.CharField(
+        label=_("Key"),
+        required=False,
+        max_length=512,
+        widget=_new_secret_input(),
+        help_text=_("Never shown back; leave empty to keep the stored one."),
+    )
+
+    class Meta:
+        model = ProviderKey
+        fields = ("provider", "label")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_key", "").strip():
+            self.add_error("new_key", _("Enter the key."))
+        return cleaned
+
+    def save(self, commit: bool = True) -> ProviderKey:
+        if key := self.cleaned_data.get("new_key", "").strip():
+            self.instance.secret = secret_encrypt(key)
+        return super().save(commit=commit)
+
+
+class ProviderKeyInline(admin.TabularInline):
+    """More keys per provider: calls spread over them; each row says how its key fares."""
+
+    model = ProviderKey
+    form = ProviderKeyForm
+    fields = ("provider", "label", "new_key", "key_state")
+    readonly_fields = ("key_state",)
+    extra = 0
+    verbose_name = _("more API keys")
+    verbose_name_plural = _("More API keys (calls spread over a provider's keys)")
+
+    @admin.display(description=_("state"))
+    def key_state(self, key: ProviderKey) -> str:
+        if not key.pk:
+            return NOTHING
+        shown = [each for each in settings_overview().api_keys if each.id == key.pk]
+        return key_state_text(shown[0]) if shown else _("Cannot be read: enter it again.")
+
+
+def key_state_text(key: ApiKeyOverview) -> str:
+    """A key's counters and state in a line: calls, 429s, resting, invalid."""
+    parts = [
+        _("%(calls)s calls, rate-limited %(limited)s times")
+        % {"calls": key.calls, "limited": key.rate_limited}
+    ]
+    if key.resting_until and key.resting_until > timezone.now():
+        parts.append(_("resting until %(when)s") % {"when": local_time_text(key.resting_until)})
+    if key.invalid_since:
+        parts.append(
+            _("INVALID since %(when)s (%(why)s): replace it")
+            % {"when": local_time_text(key.invalid_since), "why": key.invalid_reason}
+        )
+    return "; ".join(str(part) for part in parts)
+
+
 @admin.register(GlobalSettings)
 class GlobalSettingsAdmin(admin.ModelAdmin):
     form = GlobalSettingsForm
+    inlines = (ProviderKeyInline,)
     fieldsets = (
         (
             _("Booth"),

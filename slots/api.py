@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from media.selectors import media_file_bytes
 from photochanger.auth import permissions_require, staff_auth, staff_with
+from photochanger.errors import ApiKeyNotFound
 from photochanger.schemas import ErrorOut
 from providers.schema import provider_settings_schema
 from slots.models import OnFailure, Provider, QrCorner, Slot, TemplateImage, TemplateRole
@@ -27,6 +28,8 @@ from slots.selectors import (
 )
 from slots.services import (
     ingest_password_set,
+    provider_key_add,
+    provider_key_remove,
     provider_key_set,
     settings_get,
     settings_update,
@@ -192,6 +195,30 @@ class ProviderKeyOut(Schema):
     )
 
 
+class ApiKeyOut(Schema):
+    id: int | None = Field(description="An extra key's id; null for the main key.")
+    provider: str
+    label: str = Field(description="main: the settings page's key, or the environment's.")
+    added_at: datetime | None
+    calls: int = Field(description="Calls made with it.")
+    rate_limited: int = Field(description="Times the provider answered 429 or quota exhausted.")
+    last_used_at: datetime | None
+    resting_until: datetime | None = Field(
+        description="After a 429, not used until then (the provider's ask)."
+    )
+    invalid_since: datetime | None = Field(
+        description="When the provider refused it as invalid; it is not used until replaced."
+    )
+    invalid_reason: str
+
+
+class ApiKeyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=40, description="e.g. the account it is from")
+    key: str = Field(min_length=1, max_length=512, description="Write-only: never shown back.")
+
+
 class ProviderKeysOut(Schema):
     gemini: ProviderKeyOut
     turbotext: ProviderKeyOut
@@ -216,6 +243,10 @@ class SettingsOut(Schema):
     )
     ingest_password: IngestPasswordOut
     provider_keys: ProviderKeysOut
+    api_keys: list[ApiKeyOut] = Field(
+        description="Every key calls spread over, per provider: the main one, then the extra "
+        "ones; with their counters and state, never the key."
+    )
 
 
 class SettingsPatchIn(Schema):
@@ -409,4 +440,34 @@ def provider_key_change(
 )
 def provider_key_clear(request: HttpRequest, provider: ProviderKeyName) -> Status[None]:
     provider_key_set(provider=provider, key="")
+    return Status(204, None)
+
+
+@router.post(
+    "/settings/provider-keys/{provider}/more",
+    auth=staff_with("slots.change_globalsettings"),
+    response={201: ApiKeyOut, 422: ErrorOut},
+    tags=["settings"],
+    summary="Add one more API key of a provider",
+    description="Calls spread over all of a provider's keys; a rate-limited key rests, an "
+    "invalid one is put aside. Stored encrypted; never shown back.",
+)
+def provider_key_more(
+    request: HttpRequest, provider: ProviderKeyName, payload: ApiKeyIn
+) -> Status[ApiKeyOut]:
+    added = provider_key_add(provider=provider, label=payload.label, key=payload.key)
+    shown = next(key for key in settings_overview().api_keys if key.id == added.pk)
+    return Status(201, shown)
+
+
+@router.delete(
+    "/settings/provider-keys/more/{key_id}",
+    auth=staff_with("slots.change_globalsettings"),
+    response={204: None, 404: ErrorOut},
+    tags=["settings"],
+    summary="Remove an extra API key",
+)
+def provider_key_less(request: HttpRequest, key_id: int) -> Status[None]:
+    if not provider_key_remove(key_id=key_id):
+        raise ApiKeyNotFound()
     return Status(204, None)

@@ -263,3 +263,52 @@ class GlobalSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Global settings"))
+
+
+# The providers that need an API key.
+KEYED_PROVIDERS = [(value, label) for value, label in Provider.choices if value != Provider.LOCAL]
+
+
+class ProviderKey(models.Model):
+    """One more API key of a provider, beside the one on the settings page (or in the
+    environment): calls spread over them all (slots.keys)."""
+
+    settings = models.ForeignKey(
+        GlobalSettings, on_delete=models.CASCADE, related_name="extra_keys", default=1
+    )
+    provider = models.CharField(_("provider"), max_length=16, choices=KEYED_PROVIDERS)
+    label = models.CharField(_("label"), max_length=40)
+    # Encrypted (photochanger.encryption): never stored or shown in the clear.
+    secret = models.CharField(max_length=1024)
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider", "created_at", "pk"]
+        verbose_name = _("more API keys")
+        verbose_name_plural = _("more API keys")
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.label}"
+
+
+class ProviderKeyUse(models.Model):
+    """What one key went through, under a keyed fingerprint of it (never the key): its calls,
+    its 429s, whether it rests or was refused as invalid. Kept by fingerprint so the key on the
+    settings page and one from the environment have theirs too."""
+
+    provider = models.CharField(max_length=16)
+    fingerprint = models.CharField(max_length=64)
+    calls = models.PositiveIntegerField(default=0)
+    rate_limited = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    resting_until = models.DateTimeField(null=True, blank=True)
+    invalid_at = models.DateTimeField(null=True, blank=True)
+    invalid_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "fingerprint"], name="key_use_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.fingerprint[:8]}: {self.calls} calls"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.utils.translation import gettext
 
 from providers.registry import provider_for
+from slots.keys import provider_api_keys
 from slots.models import GlobalSettings, Slot
-from slots.selectors import provider_api_key
 from slots.services import settings_get, slot_settings_problems
 
 
@@ -31,7 +31,7 @@ def slot_missing(*, slot: Slot, settings: GlobalSettings | None = None) -> list[
     settings = settings or settings_get()
     missing = []
     name = slot.get_provider_display()
-    if driver.needs_api_key and not provider_api_key(settings=settings, provider=slot.provider):
+    if driver.needs_api_key and not provider_api_keys(settings=settings, provider=slot.provider):
         missing.append(
             gettext(
                 "No %(provider)s API key: set one on the settings page (or %(variable)s in the "

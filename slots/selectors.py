@@ -14,15 +14,11 @@ from django.utils import timezone
 from photochanger.encryption import secret_decrypt
 from photochanger.errors import SlotNotFound, TemplateImageNotFound
 from providers.registry import provider_for
+from slots.keys import API_KEY_FIELDS, ApiKeyOverview, api_keys_overview
 from slots.models import GlobalSettings, Provider, Slot, TemplateImage
 from slots.services import settings_get
 
 SLOT_ID = re.compile(r"slot-\d{3}")
-_API_KEY_FIELDS = {
-    "gemini": "gemini_api_key",
-    "turbotext": "turbotext_api_key",
-    "openai": "openai_api_key",
-}
 
 
 def slot_get(*, slot_id: str) -> Slot | None:
@@ -106,13 +102,6 @@ def template_image_names(names: list[str]) -> set[str]:
     return set(rows.values_list("storage_name", flat=True))
 
 
-def provider_api_key(*, settings: GlobalSettings, provider: str) -> str:
-    """The key staff set in the admin, else the one from the environment, else ''."""
-    field = _API_KEY_FIELDS.get(provider)
-    from_admin = secret_decrypt(getattr(settings, field, "")) if field else ""
-    return from_admin or django_settings.PROVIDER_API_KEYS.get(provider, "")
-
-
 @dataclass(frozen=True)
 class IngestPasswordState:
     set: bool
@@ -147,6 +136,7 @@ class SettingsOverview:
     daily_paid_calls_cap: int | None
     ingest_password: IngestPasswordState
     provider_keys: dict[str, ProviderKeyState]
+    api_keys: list[ApiKeyOverview]
 
 
 def settings_overview() -> SettingsOverview:
@@ -172,8 +162,9 @@ def settings_overview() -> SettingsOverview:
         ),
         provider_keys={
             provider: _provider_key_state(row, provider, field)
-            for provider, field in _API_KEY_FIELDS.items()
+            for provider, field in API_KEY_FIELDS.items()
         },
+        api_keys=api_keys_overview(settings=row),
     )
 
 

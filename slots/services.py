@@ -22,7 +22,7 @@ from photochanger.encryption import secret_encrypt
 from photochanger.errors import SlotSettingsInvalid
 from providers.registry import provider_for
 from slots.defaults import default_slots
-from slots.models import GlobalSettings, Slot, TemplateImage, TemplateRole
+from slots.models import GlobalSettings, ProviderKey, Slot, TemplateImage, TemplateRole
 from slots.output import output_problems
 from slots.prompts import PROMPT_SETTINGS, prompt_fields_problems
 
@@ -316,3 +316,24 @@ def slots_ensure_defaults() -> None:
     missing = [Slot(**values) for values in default_slots() if values["id"] not in present]
     Slot.objects.bulk_create(missing, ignore_conflicts=True)  # a concurrent call made them
     settings_get()
+
+
+def provider_key_add(*, provider: str, label: str, key: str) -> ProviderKey:
+    """One more API key of ``provider``, stored encrypted; calls spread over all its keys."""
+    problems = {}
+    if provider not in PROVIDER_KEY_NAMES:
+        problems["provider"] = f"Unknown provider {provider!r}."
+    if not label.strip():
+        problems["label"] = "Give the key a label, e.g. the account it belongs to."
+    if not key.strip():
+        problems["key"] = "The key is empty."
+    if problems:
+        raise SlotSettingsInvalid(problems)
+    return ProviderKey.objects.create(
+        provider=provider, label=label.strip()[:40], secret=secret_encrypt(key.strip())
+    )
+
+
+def provider_key_remove(*, key_id: int) -> bool:
+    """Remove an extra API key; False when there was none with that id."""
+    return ProviderKey.objects.filter(pk=key_id).delete()[0] > 0

@@ -7,8 +7,8 @@ import html
 import pytest
 from django.test import Client
 
-from slots.models import GlobalSettings
-from slots.selectors import provider_api_key
+from slots.keys import provider_api_key
+from slots.models import GlobalSettings, ProviderKey
 from slots.services import (
     ingest_password_check,
     ingest_password_set,
@@ -32,6 +32,11 @@ def settings_form(**changes: object) -> dict[str, object]:
         "gemini_call_price": row.gemini_call_price,
         "openai_call_price": row.openai_call_price,
         "turbotext_call_price": row.turbotext_call_price,
+        # The "More API keys" inline, empty.
+        "extra_keys-TOTAL_FORMS": "0",
+        "extra_keys-INITIAL_FORMS": "0",
+        "extra_keys-MIN_NUM_FORMS": "0",
+        "extra_keys-MAX_NUM_FORMS": "1000",
         **changes,
     }
     return {name: value for name, value in values.items() if value is not None}
@@ -156,3 +161,36 @@ def test_out_of_range_settings_are_refused(staff: Client, field: str, value: int
     assert response.status_code == 200
     assert "Ensure this value is less than or equal to" in html.unescape(response.content.decode())
     assert getattr(GlobalSettings.objects.get(), field) != value
+
+
+def test_more_keys_are_added_on_the_settings_page_and_never_shown_back(staff: Client) -> None:
+    form = settings_form() | {
+        "extra_keys-TOTAL_FORMS": "1",
+        "extra_keys-0-provider": "gemini",
+        "extra_keys-0-label": "second account",
+        "extra_keys-0-new_key": "AIzaSy-extra-secret",
+    }
+
+    response = staff.post(SETTINGS_PAGE, form)
+
+    assert response.status_code == 302
+    stored = ProviderKey.objects.get()
+    assert (stored.provider, stored.label) == ("gemini", "second account")
+    assert "AIzaSy-extra-secret" not in stored.secret
+    page = page_text(staff)
+    assert "second account" in page
+    assert "AIzaSy-extra-secret" not in page
+    assert "0 calls, rate-limited 0 times" in page
+
+
+def test_a_new_extra_key_needs_its_key(staff: Client) -> None:
+    form = settings_form() | {
+        "extra_keys-TOTAL_FORMS": "1",
+        "extra_keys-0-provider": "openai",
+        "extra_keys-0-label": "backup",
+    }
+
+    page = html.unescape(staff.post(SETTINGS_PAGE, form).content.decode())
+
+    assert "Enter the key." in page
+    assert not ProviderKey.objects.exists()

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from photochanger.tokens import api_token_create
+from slots.keys import provider_api_key
 from slots.models import GlobalSettings, Slot
-from slots.selectors import provider_api_key
 from slots.services import provider_key_set
 from tests.booth import Booth
 from tests.fakes.gemini import FakeGemini, answer_image

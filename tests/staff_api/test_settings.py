@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from slots.keys import provider_api_key
 from slots.models import GlobalSettings
-from slots.selectors import provider_api_key
 from slots.services import ingest_password_check, ingest_password_set, provider_key_set
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +48,7 @@ def test_settings_show_values_and_no_secrets_when_none_are_set(
             }
             for provider in ("gemini", "turbotext", "openai")
         },
+        "api_keys": [],
     }
 
 
