@@ -34,3 +34,34 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class BoothRequest(models.Model):
+    """A request to the booth's endpoint, answered or refused (photochanger.request_log): what
+    the crew looks at when a booth "does nothing". Never the password or the photo.
+
+    A refusal without a job (wrong password, unknown slot, too large, rate limited…) is kept
+    once per address, slot, status and reason and minute, with ``count``: a flood of refused
+    requests adds a row a minute, not a row a request.
+    """
+
+    at = models.DateTimeField(_("time"))  # a refusal row: the start of its minute
+    last_at = models.DateTimeField(_("last"))
+    count = models.PositiveIntegerField(_("requests"), default=1)
+    client = models.CharField(_("client address"), max_length=64)
+    user_agent = models.CharField(_("user agent"), max_length=200, blank=True)
+    slot_sent = models.CharField(_("slot as sent"), max_length=40, blank=True)
+    status = models.PositiveSmallIntegerField(_("HTTP status"))
+    reason = models.CharField(_("reason"), max_length=40, blank=True)
+    bytes = models.BigIntegerField(_("bytes sent"), null=True, blank=True)
+    # No foreign key: the row is written after the answer, in batches, and outlives no job
+    # it names by much (both go after the result TTL).
+    job_id = models.UUIDField(_("job"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("booth request")
+        verbose_name_plural = _("booth requests")
+        indexes = [models.Index(fields=["last_at"], name="booth_request_last_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.client} {self.slot_sent} {self.status}"

@@ -28,12 +28,14 @@ from http import HTTPStatus
 
 import daphne.server  # installs the asyncio reactor; must come before other Twisted imports
 from daphne.http_protocol import WebRequest
+from django.utils import timezone
 from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
 from zope.interface import implementer
 
 from photochanger.limits import MAX_REQUEST_BODY_BYTES, UPLOAD_CAP_MB
+from photochanger.request_log import BoothRequestEntry, request_log
 
 logger = logging.getLogger(__name__)
 _REASON_PHRASES = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
@@ -160,9 +162,25 @@ class CappedChannel(http.HTTPChannel):
             return
         self.refused = True
         logger.info("refused a request body over %d bytes", MAX_REQUEST_BODY_BYTES)
+        request_log.record(self._too_large_entry())
         self.transport.pauseProducing()
         self.transport.write(_too_large_answer())
         reactor.callLater(REFUSAL_LINGER_SECONDS, self.transport.abortConnection)
+
+    def _too_large_entry(self) -> BoothRequestEntry:
+        # The request line is not the application's yet: the slot sent is unknown here.
+        headers = self.requests[-1].requestHeaders if self.requests else None
+        agent = (headers.getRawHeaders(b"user-agent") or [b""])[0] if headers else b""
+        return BoothRequestEntry(
+            at=timezone.now(),
+            client=getattr(self.transport.getPeer(), "host", "unknown"),
+            user_agent=agent.decode("latin-1"),
+            slot_sent="",
+            status=413,
+            reason="payload_too_large",
+            bytes=self.length,
+            job_id=None,
+        )
 
 
 class PacedServer(daphne.server.Server):

@@ -95,7 +95,13 @@ INSTALLED_APPS = [
     "stats",
 ]
 
+# How often each process writes its booth request log (photochanger.request_log); 0: never
+# on its own (the test suite writes it when it looks).
+BOOTH_REQUEST_LOG_SECONDS = env.float("BOOTH_REQUEST_LOG_SECONDS", default=1.0)
+
 MIDDLEWARE = [
+    # First, so it sees the answer every other part gave, refusals included.
+    "photochanger.middleware.booth_requests_logged",
     "django.middleware.security.SecurityMiddleware",
     "photochanger.middleware.machine_errors_as_json",
     "django.contrib.sessions.middleware.SessionMiddleware",

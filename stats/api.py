@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -12,6 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from ingest.services import refused_address_release
 from photochanger.auth import staff_auth, staff_with
+from photochanger.models import BoothRequest
 from photochanger.throttle import RefusedClient
 from stats.selectors import (
     MAX_WINDOW_MINUTES,
@@ -20,6 +22,7 @@ from stats.selectors import (
     PaidCallsOverview,
     RecentFailure,
     SlotsOverview,
+    booth_requests,
     paid_calls_overview,
     refused_addresses,
     stats_overview,
@@ -228,3 +231,42 @@ class PaidCallsOut(Schema):
 )
 def paid_calls(request: HttpRequest) -> PaidCallsOverview:
     return paid_calls_overview()
+
+
+class BoothRequestOut(Schema):
+    at: datetime = Field(description="When; for folded refusals, the start of their minute.")
+    last_at: datetime
+    count: int = Field(description="Identical refusals of one address and minute, folded.")
+    client: str
+    user_agent: str
+    slot_sent: str = Field(description="The slot id in the URL, as the booth sent it.")
+    status: int
+    reason: str = Field(
+        description="The failure_reason of a refusal; original or repeat for those 200s."
+    )
+    bytes: int | None = Field(description="The request's Content-Length.")
+    job_id: uuid.UUID | None
+
+
+class BoothRequestsQuery(Schema):
+    slot: str = Field("", description="One slot id as sent; empty: all.")
+    client: str = Field("", description="One client address; empty: all.")
+    outcome: Literal["all", "refused", "answered"] = "all"
+    limit: int = Field(100, ge=1, le=500)
+
+
+@router.get(
+    "/stats/requests",
+    auth=staff_with("stats.view_statistics"),
+    response=list[BoothRequestOut],
+    url_name="stats_requests",
+    summary="The log of booth requests, refused ones included",
+    description="Every request to /api/ingest/, newest first, with the client, user agent, "
+    "slot as sent, status, reason, bytes and job; never the password or the photo. Identical "
+    "refusals without a job are folded per address and minute (count). Written a second or so "
+    "after each answer; kept for the result TTL.",
+)
+def requests_log(request: HttpRequest, query: Query[BoothRequestsQuery]) -> list[BoothRequest]:
+    return booth_requests(
+        slot_sent=query.slot, client=query.client, outcome=query.outcome, limit=query.limit
+    )

@@ -38,6 +38,7 @@ from ingest.costs import PaidCallsRow, paid_calls_today
 from ingest.models import Job, JobSource, JobStatus
 from ingest.services import wrong_passwords
 from media.models import MediaKind, StoredMedia
+from photochanger.models import BoothRequest
 from photochanger.throttle import RefusedClient
 from slots.models import GlobalSettings, Slot
 from slots.services import settings_get
@@ -550,3 +551,20 @@ def paid_calls_overview() -> PaidCallsOverview:
             )
         ),
     )
+
+
+def booth_requests(
+    *, slot_sent: str = "", client: str = "", outcome: str = "all", limit: int = 100
+) -> list[BoothRequest]:
+    """The booth request log, newest first: all, only the refused (4xx, 5xx) or only the
+    answered ones, of one slot id as sent and one client address when given."""
+    rows = BoothRequest.objects.order_by("-last_at", "-pk")
+    if slot_sent:
+        rows = rows.filter(slot_sent=slot_sent)
+    if client:
+        rows = rows.filter(client=client)
+    if outcome == "refused":
+        rows = rows.filter(status__gte=400)
+    elif outcome == "answered":
+        rows = rows.filter(status__lt=400)
+    return list(rows[:limit])

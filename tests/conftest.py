@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.test import override_settings
 
+from photochanger.request_log import request_log
 from slots.models import GlobalSettings
 from slots.services import slots_ensure_defaults
 from tests.booth import INGEST_PASSWORD, Booth
@@ -73,6 +74,7 @@ def configured(transactional_db: None, ingest_password_hash: str, media_root: Pa
     """The 15 slots and the settings row, as after a fresh install, with a known password,
     and an empty cache."""
     cache.clear()
+    request_log.discard()
     slots_ensure_defaults()
     GlobalSettings.objects.filter(pk=1).update(
         ingest_password_hash=ingest_password_hash, ingest_password_set_by="tests"

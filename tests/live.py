@@ -63,6 +63,8 @@ class ServerProcess:
             # The suite's settings (tests/settings.py): the server checks the hashes tests store.
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "PYTHONUNBUFFERED": "1",
+            # The server writes its booth request log on its own, as in production.
+            "BOOTH_REQUEST_LOG_SECONDS": "0.2",
             **extra_env,
         }
         log = log_path.open("w")

@@ -11,6 +11,7 @@
   const windowSelect = document.getElementById("stats-window");
   const FEED_LIMIT = 50;
   const REFRESH_MS = 15000;
+  const REQUESTS_REFRESH_MS = 3000;
   const AFTER_EVENT_MS = 1500;
 
   /* Formatting ----------------------------------------------------------------------------- */
@@ -91,6 +92,7 @@
         refreshing = null;
       });
     refreshRefused();
+    refreshRequests();
     return refreshing;
   }
 
@@ -205,6 +207,42 @@
       document.querySelector("#stats-test-run-failures tbody"),
       overview.recent_test_run_failures
     );
+  }
+
+  /* Booth requests ------------------------------------------------------------------------- */
+
+  // The log, as the filters above it say; refreshed with the rest of the page.
+  async function refreshRequests() {
+    const form = document.getElementById("stats-requests-filter");
+    const query = new URLSearchParams(new FormData(form));
+    let rows;
+    try {
+      rows = await getJson(`${page.dataset.requestsUrl}?${query}`);
+    } catch (error) {
+      return;
+    }
+    const body = document.querySelector("#stats-requests-table tbody");
+    body.textContent = "";
+    for (const request of rows) {
+      const row = document.createElement("tr");
+      row.className = request.status >= 400 ? "failed" : "done";
+      cell(row, clock(request.last_at));
+      cell(row, request.client);
+      cell(row, request.slot_sent);
+      cell(row, request.status, "num");
+      cell(row, request.reason);
+      cell(row, request.count, "num");
+      cell(row, request.bytes === null ? "" : bytes(request.bytes), "num");
+      cell(row, request.user_agent);
+      const job = cell(row, "");
+      if (request.job_id) {
+        const link = document.createElement("a");
+        link.href = `/admin/ingest/job/${request.job_id}/change/`;
+        link.textContent = request.job_id.slice(0, 8);
+        job.appendChild(link);
+      }
+      body.appendChild(row);
+    }
   }
 
   /* Refused addresses ---------------------------------------------------------------------- */
@@ -357,7 +395,15 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => lastOverview && renderCharts(lastOverview), 200);
   });
+  const requestsFilter = document.getElementById("stats-requests-filter");
+  requestsFilter.addEventListener("input", () => refreshRequests());
+  requestsFilter.addEventListener("submit", (event) => {
+    event.preventDefault();
+    refreshRequests();
+  });
   refresh();
   setInterval(() => document.hidden || refresh(), REFRESH_MS);
+  // The log is what the crew watches while a booth misbehaves: kept fresher than the figures.
+  setInterval(() => document.hidden || refreshRequests(), REQUESTS_REFRESH_MS);
   connect(0);
 })();

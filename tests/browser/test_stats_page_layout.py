@@ -67,7 +67,11 @@ def test_job_lists_fit_their_box_at_1400_pixels(staff_page: Page, long_failures:
     )
 
     assert sizes["page"] <= sizes["window"], sizes
-    assert [item["id"] for item in sizes["lists"]] == ["stats-failures", "stats-test-run-failures"]
+    assert [item["id"] for item in sizes["lists"]] == [
+        "stats-requests-table",
+        "stats-failures",
+        "stats-test-run-failures",
+    ]
     for item in sizes["lists"]:
         assert item["table"] <= item["wrap"], item
         assert item["tableRight"] <= item["boxRight"], item
@@ -112,3 +116,20 @@ def test_staff_release_a_refused_booth_with_one_click(
 
     staff_page.wait_for_selector(".messagelist .success")
     assert live_booth.post_photo("slot-003", photo).status_code == 200
+
+
+def test_the_booth_request_log_shows_a_refused_booth_within_seconds(
+    staff_page: Page, live_booth: LiveBooth, photo: bytes
+) -> None:
+    staff_page.goto("/admin/stats/")
+    staff_page.wait_for_function("document.getElementById('stats-updated').textContent !== ''")
+
+    assert live_booth.post_photo("slot-001", photo, password="guess").status_code == 401
+
+    # No reload: the page reads the log every few seconds.
+    row = '#stats-requests-table tbody tr:has-text("invalid_password")'
+    staff_page.wait_for_selector(row, timeout=15_000)
+    assert live_booth.address in staff_page.inner_text(row)
+    assert "guess" not in staff_page.content()
+    staff_page.select_option("#requests-outcome", "answered")
+    staff_page.wait_for_selector(row, state="detached")

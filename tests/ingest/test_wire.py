@@ -16,6 +16,7 @@ from django.conf import settings
 from PIL import Image
 
 from ingest.models import Job, JobStatus
+from photochanger.models import BoothRequest
 from tests.booth import INGEST_PASSWORD, multipart_body
 from tests.images import jpeg_bytes
 from tests.live import LiveBooth
@@ -146,6 +147,14 @@ def test_huge_body_with_honest_length_is_refused_without_being_read(
     sent = push_until_refused(sock, limit=200 * 1024 * 1024)
     assert sent < 32 * 1024 * 1024
     assert Job.objects.count() == 0
+    # Refused before the request reached the application, and in the booth request log all
+    # the same (the server writes it within a fraction of a second).
+    logged = wait_for_log_row(status=413)
+    assert (logged.reason, logged.bytes, logged.slot_sent) == (
+        "payload_too_large",
+        200 * 1024 * 1024,
+        "",
+    )
 
 
 def push_until_refused(sock: socket.socket, *, limit: int) -> int:
@@ -306,3 +315,11 @@ def test_a_refusal_for_too_many_tries_has_its_reason_phrase(booth: Booth) -> Non
         status_line = sock.makefile("rb").readline()
 
     assert status_line == b"HTTP/1.1 429 Too Many Requests\r\n"
+
+
+def wait_for_log_row(*, status: int, timeout: float = 5.0) -> BoothRequest:
+    deadline = time.monotonic() + timeout
+    while (row := BoothRequest.objects.filter(status=status).first()) is None:
+        assert time.monotonic() < deadline, f"no {status} in the booth request log"
+        time.sleep(0.05)
+    return row

@@ -29,7 +29,8 @@ from tests.images import image_bytes, jpeg_bytes
 from tests.live import REPO, stored_files
 
 NOTHING = (
-    "cleanup_media: deleted 0 results, 0 thumbnails, 0 provider media, 0 orphan files; "
+    "cleanup_media: deleted 0 results, 0 thumbnails, 0 provider media, 0 orphan files, "
+    "0 request log rows; "
     "closed 0 stale jobs; 0 failures"
 )
 
@@ -141,7 +142,7 @@ def test_dry_run_reports_what_it_would_do_and_changes_nothing(
     assert status == 0
     assert lines == [
         "cleanup_media (dry run): would delete 2 results, 2 thumbnails, 1 provider media, "
-        "1 orphan file; would close 1 stale job; 0 failures"
+        "1 orphan file, 0 request log rows; would close 1 stale job; 0 failures"
     ]
     assert snapshot(media_root) == before
 
@@ -161,7 +162,8 @@ def test_run_deletes_exactly_the_expired_results_thumbnails_and_provider_media(
 
     assert status == 0
     assert lines == [
-        "cleanup_media: deleted 1 result, 1 thumbnail, 1 provider media, 0 orphan files; "
+        "cleanup_media: deleted 1 result, 1 thumbnail, 1 provider media, 0 orphan files, "
+        "0 request log rows; "
         "closed 0 stale jobs; 0 failures"
     ]
     assert set(StoredMedia.objects.values_list("storage_name", flat=True)) == kept
@@ -233,7 +235,7 @@ def test_orphan_files_older_than_the_grace_are_removed_and_younger_ones_kept(
     status, lines = cleanup()
 
     assert status == 0
-    assert "2 orphan files;" in lines[0]
+    assert "2 orphan files," in lines[0]
     assert stored_files(media_root) == {
         young.relative_to(media_root).as_posix(),
         young_upload.relative_to(media_root).as_posix(),
@@ -243,12 +245,12 @@ def test_orphan_files_older_than_the_grace_are_removed_and_younger_ones_kept(
 
 def test_grace_minutes_sets_how_old_an_orphan_must_be(configured: None, media_root: Path) -> None:
     orphan(media_root, "thumbnails/lost.webp", age=timedelta(minutes=30))
-    assert "0 orphan files;" in cleanup()[1][0]
+    assert "0 orphan files," in cleanup()[1][0]
 
     status, lines = cleanup("--grace-minutes", "10")
 
     assert status == 0
-    assert "1 orphan file;" in lines[0]
+    assert "1 orphan file," in lines[0]
     assert stored_files(media_root) == set()
 
 
@@ -273,7 +275,8 @@ def test_a_file_the_storage_refuses_to_delete_exits_1_and_the_rest_is_cleaned(
 
     assert status == 1
     assert lines == [
-        "cleanup_media: deleted 1 result, 1 thumbnail, 1 provider media, 0 orphan files; "
+        "cleanup_media: deleted 1 result, 1 thumbnail, 1 provider media, 0 orphan files, "
+        "0 request log rows; "
         "closed 0 stale jobs; 1 failure"
     ]
     # The row stays with its file, so the next run tries again, and succeeds.

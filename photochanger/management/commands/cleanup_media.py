@@ -1,6 +1,7 @@
 """python manage.py cleanup_media: the cron job that lets results go when their time is up.
 
-Deletes expired results, thumbnails and provider media, closes jobs a crash left pending (the
+Deletes expired results, thumbnails and provider media, and the booth request log's rows as old
+as the results it could explain; closes jobs a crash left pending (the
 running servers close them too, see ingest.workers; this is the last resort), and removes
 orphan files older than a grace period. Prints one summary line. Exit status: 0 all
 done, 1 some deletions failed (retried on the next run), 2 the database is unreachable.
@@ -18,7 +19,9 @@ from django.utils import timezone
 
 from ingest.jobs import jobs_close_stale, jobs_count_stale
 from media.services import MediaCleanup, media_cleanup
+from photochanger.request_log import requests_prune
 from slots.selectors import template_image_names
+from slots.services import settings_get
 
 EXIT_FAILURES = 1
 EXIT_DATABASE_UNREACHABLE = 2
@@ -51,13 +54,16 @@ class Command(BaseCommand):
                 kept_elsewhere=template_image_names,
                 dry_run=dry_run,
             )
+            # The booth request log goes with the results it could explain.
+            kept_for = timedelta(hours=settings_get().result_ttl_hours)
+            log_rows = requests_prune(older_than=kept_for, now=now, dry_run=dry_run)
         except (OperationalError, InterfaceError) as error:
             reason = (str(error).strip().splitlines() or ["no answer"])[0]
             self.stderr.write(f"cleanup_media: the database is unreachable: {reason}")
             raise SystemExit(EXIT_DATABASE_UNREACHABLE) from None
         finally:
             pool_logger.setLevel(level)
-        self.stdout.write(_summary(cleanup, stale=stale, dry_run=dry_run))
+        self.stdout.write(_summary(cleanup, stale=stale, log_rows=log_rows, dry_run=dry_run))
         if cleanup.failures:
             raise SystemExit(EXIT_FAILURES)
 
@@ -68,13 +74,14 @@ def _minutes(value: str) -> int:
     return int(value)
 
 
-def _summary(cleanup: MediaCleanup, *, stale: int, dry_run: bool) -> str:
+def _summary(cleanup: MediaCleanup, *, stale: int, log_rows: int, dry_run: bool) -> str:
     deleted = ", ".join(
         [
             _count(cleanup.results, "result"),
             _count(cleanup.thumbnails, "thumbnail"),
             f"{cleanup.provider_media} provider media",
             _count(cleanup.orphan_files, "orphan file"),
+            _count(log_rows, "request log row"),
         ]
     )
     closed = _count(stale, "stale job")
