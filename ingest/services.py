@@ -306,12 +306,13 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             )
         photo_file = _the_photo(form, admission.slot)
         path = upload_path(photo_file)
-        # The digests the job keeps (~16 ms for 10 MB) are no part of the answer, except in
-        # strict mode: worked out beside the checks and the provider, on a thread of their
-        # own, they add nothing to the booth's wait nor to other guests'.
-        digests = asyncio.ensure_future(
-            run_unhurried_work(upload_digests, path, booth_hash=form.hash)
-        )
+        # The digests (~16 ms for 10 MB) decide the answer in strict mode and for a re-send
+        # (ingest.repeats, before the provider call): then they are the guest's own image work.
+        # Otherwise they are only kept on the job and run on the unhurried thread, where they
+        # add nothing to the booth's wait nor to other guests'.
+        waited_for = _repeat_window(admission) > 0 or admission.settings.strict_upload_hash
+        run_digests = run_image_work if waited_for else run_unhurried_work
+        digests = asyncio.ensure_future(run_digests(upload_digests, path, booth_hash=form.hash))
         photo = await run_image_work(photo_inspect, path)
         recorded["upload_content_type"] = photo.content_type
         if admission.settings.strict_upload_hash:
@@ -358,7 +359,7 @@ async def _repeat_answer(
 ) -> PhotoAnswer | None:
     """For a booth's re-send of a photo, the first job's result (waited for while it runs);
     None when this is the first, the window is off, or the first left no result."""
-    window = 0 if admission.test_run else admission.settings.repeat_window_seconds
+    window = _repeat_window(admission)
     if not window:
         return None
     # The digest (~16 ms for 10 MB) is waited for here, before the provider: the answer
@@ -392,6 +393,10 @@ async def _repeat_answer(
     if not closed:
         raise InternalError(f"job {admission.job_id} was closed while it waited")
     return _stored_answer(first.pk, media, admission, repeat=True)
+
+
+def _repeat_window(admission: Admission) -> int:
+    return 0 if admission.test_run else admission.settings.repeat_window_seconds
 
 
 def _digest_fields(digests: UploadDigests) -> dict[str, object]:
@@ -438,20 +443,22 @@ async def _provider_call(
         provider = provider_for(step.slot.provider)
         if provider is None:
             raise ProviderFailed(f"the provider {step.slot.provider!r} is not available")
-        paid = provider.needs_api_key
-        if paid and (
-            cap := await run_database_work(
-                paid_cap_reached, slot=admission.slot, settings=admission.settings
+        capped = (
+            admission.slot.daily_paid_calls_cap is not None
+            or admission.settings.daily_paid_calls_cap is not None
+        )
+        if (
+            provider.needs_api_key
+            and capped
+            and (
+                cap := await run_database_work(
+                    paid_cap_reached, slot=admission.slot, settings=admission.settings
+                )
             )
         ):
             raise StepNotAllowed(cap)
         request = await run_database_work(_provider_request, admission, step, deadline, photo, path)
-        result = await provider.process(request)
-        if paid:
-            await run_database_work(
-                paid_call_count, slot_id=admission.slot.pk, provider=step.slot.provider
-            )
-        return result
+        return await provider.process(request)
 
     answer = await chain_answer(
         admission.steps,
@@ -559,7 +566,12 @@ def _result_keep(
     result: ProviderResult,
     recorded: dict[str, object],
 ) -> PhotoAnswer:
-    """Store the result and close the job as done, then say what to answer."""
+    """Store the result and close the job as done, count its paid call, then say what to
+    answer."""
+    served = [attempt for attempt in recorded.get("attempts", ()) if attempt["outcome"] == "ok"]
+    if served and (driver := provider_for(served[0]["provider"])) and driver.needs_api_key:
+        # Counted here, in the trip that stores the result, not in one more of its own.
+        paid_call_count(slot_id=admission.slot.pk, provider=served[0]["provider"])
     media = job_succeed(
         job_id=admission.job_id,
         # A photo the provider left unchanged is kept as the upload itself: on a local disk

@@ -88,14 +88,19 @@ def key_states(*, provider: str, fingerprints: list[str]) -> dict[str, KeyState]
 
 class StoredKeyRing:
     """A KeyRing over ``keys`` with their state in ProviderKeyUse: every method is one or two
-    small queries, on a database thread."""
+    small queries, on a database thread. Made on a database thread, it takes the first call's
+    key there and then, so a call that goes through costs no trip of its own."""
 
     def __init__(self, provider: str, keys: list[ApiKey]) -> None:
         self.provider = provider
         self.keys = keys
         self.size = len(keys)
+        self._first = self._take() if keys else None
 
     async def take(self) -> ApiKey | None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
         return await run_database_work(self._take)
 
     async def rest(self, key: ApiKey, seconds: float | None) -> None:
