@@ -120,7 +120,9 @@ def photo_make(path: Path, *, size: tuple[int, int], quality: int) -> bytes:
 # Every request of a bench sends a photo the server has not seen, as every booth photo is: the
 # server answers a re-sent photo from its first job (ingest.repeats), and a bench sending one
 # photo over and over would time that shortcut instead. The photo carries a JPEG comment with
-# a counter that each request rewrites in place (FreshPhotos): no copy per request.
+# a counter that each request rewrites (FreshPhotos). Booth photos also differ in size, which
+# the server compares first: by default the comment's length varies too (a new copy of the
+# request each time, ~1 ms); a bench that checks answers byte for byte keeps the size.
 PHOTO_MARK = b"photochanger-bench:"
 _COUNTER_DIGITS = 16
 
@@ -133,22 +135,47 @@ def photo_marked(photo: bytes) -> bytes:
 
 
 class FreshPhotos:
-    """One sender's own copy of a request whose photo carries PHOTO_MARK: ``next()`` gives it
-    with a counter no other request had."""
+    """One sender's own copy of a request (or of a photo) whose photo carries PHOTO_MARK:
+    ``next()`` gives it with a counter no other request had, and, with ``vary_size``, a
+    comment of another length (0 to 4 KiB more), its Content-Length following."""
 
     _senders = itertools.count()
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, *, vary_size: bool = True) -> None:
         self.data = bytearray(payload)
         self.at = self.data.index(PHOTO_MARK) + len(PHOTO_MARK)
+        self.vary_size = vary_size
         self.sender = next(FreshPhotos._senders)
         self.sent = 0
 
-    def next(self) -> bytearray:
+    def next(self) -> bytes | bytearray:
         self.sent += 1
         counter = f"{self.sender:06x}{self.sent:010x}".encode()
         self.data[self.at : self.at + _COUNTER_DIGITS] = counter
-        return self.data
+        if not self.vary_size:
+            return self.data
+        extra = (self.sender * 7919 + self.sent * 104_729) % 4096
+        segment = self.at - len(PHOTO_MARK) - 4  # FF FE, then the length, then the text
+        text_length = len(PHOTO_MARK) + _COUNTER_DIGITS + extra
+        varied = (
+            bytes(self.data[:segment])
+            + b"\xff\xfe"
+            + (text_length + 2).to_bytes(2, "big")
+            + bytes(self.data[segment + 4 : self.at + _COUNTER_DIGITS])
+            + b"." * extra
+            + bytes(self.data[self.at + _COUNTER_DIGITS :])
+        )
+        return _content_length_fixed(varied, extra)
+
+
+def _content_length_fixed(request: bytes, extra: int) -> bytes:
+    """``request`` with its Content-Length ``extra`` bytes more; a bare photo as it is."""
+    if request.startswith(b"\xff\xd8"):
+        return request
+    head, _, body = request.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head)[1])
+    head = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % (length + extra), head)
+    return head + b"\r\n\r\n" + body
 
 
 def same_but_counter(body: bytes, expected: bytes) -> bool:
@@ -626,7 +653,7 @@ async def _clients(
     outcomes: list[Outcome] = []
 
     async def client(connection: Connection) -> None:
-        photos = FreshPhotos(payload)
+        photos = FreshPhotos(payload, vary_size=False)  # answers are checked by their length
         while next(tickets) < total:
             outcomes.append(await connection.request(photos.next(), keep_body=keep_body))
 

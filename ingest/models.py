@@ -98,12 +98,8 @@ class Job(models.Model):
                 name="job_failed_started_idx",
                 condition=models.Q(status__in=["failed", "timeout"]),
             ),
-            # ingest.repeats: an earlier job of the same photo on the same slot.
-            models.Index(
-                fields=["slot", "upload_sha256", "started_at"],
-                name="job_slot_photo_idx",
-                condition=~models.Q(upload_sha256=""),
-            ),
+            # ingest.repeats: an earlier job of a photo of the same size on the same slot.
+            models.Index(fields=["slot", "upload_size", "started_at"], name="job_slot_photo_idx"),
             # cleanup_media, start-up and each worker's watch (ingest.workers): jobs still
             # pending past their deadline.
             models.Index(

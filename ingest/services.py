@@ -9,6 +9,7 @@ the refusal closes the job. The deadline is computed once, when the request arri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -31,7 +32,7 @@ from ingest.failover import ChainStep, StepNotAllowed, chain_answer, chain_steps
 from ingest.jobs import job_close_as_repeat, job_fail, job_start, job_succeed
 from ingest.models import Job, JobSource
 from ingest.previews import preview_source_keep
-from ingest.repeats import first_result, repeat_first
+from ingest.repeats import first_outcome, photo_digest_publish, repeat_candidate
 from ingest.uploads import BoothForm, UploadDigests, upload_digests, upload_path
 from ingest.workers import current_worker
 from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
@@ -98,6 +99,7 @@ class Admission:
     started: float  # time.monotonic() when the request arrived
     deadline: Deadline
     deadline_at: datetime  # the same deadline on the wall clock, as the job row and media keep it
+    started_at: datetime  # the job's start, as its row keeps it
     admitted: bool  # whether it holds a place under the capacity limits
     call_settings: dict  # the slot's settings with its prompt filled from the booth's answers
     capacity_error: Exception | None = None  # why the limits could not be asked
@@ -235,6 +237,7 @@ def _admit(
         started=started,
         deadline=Deadline(started + seconds),
         deadline_at=job.deadline_at,
+        started_at=job.started_at,
         admitted=admitted,
         call_settings=call_settings,
         capacity_error=capacity_error,
@@ -296,6 +299,7 @@ def _job_end(job_id: uuid.UUID) -> Job:
 async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
     recorded: dict[str, object] = {}  # what the job learns on the way: type, digests, timings
     digests: asyncio.Future[UploadDigests] | None = None
+    publishing: asyncio.Future[None] | None = None
     try:
         if admission.capacity_error is not None:
             raise admission.capacity_error
@@ -306,20 +310,23 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
             )
         photo_file = _the_photo(form, admission.slot)
         path = upload_path(photo_file)
-        # The digests (~16 ms for 10 MB) decide the answer in strict mode and for a re-send
-        # (ingest.repeats, before the provider call): then they are the guest's own image work.
-        # Otherwise they are only kept on the job and run on the unhurried thread, where they
-        # add nothing to the booth's wait nor to other guests'.
-        waited_for = _repeat_window(admission) > 0 or admission.settings.strict_upload_hash
-        run_digests = run_image_work if waited_for else run_unhurried_work
-        digests = asyncio.ensure_future(run_digests(upload_digests, path, booth_hash=form.hash))
+        # The digests the job keeps (~16 ms for 10 MB) are no part of the answer, except in
+        # strict mode or for a photo that may be a re-send (rare: ingest.repeats): worked out
+        # beside the checks and the provider, on a thread of their own, they add nothing to the
+        # booth's wait nor to other guests'. The SHA-256 goes on the job row as soon as it is
+        # known, for a re-send to compare with.
+        digests = asyncio.ensure_future(
+            run_unhurried_work(upload_digests, path, booth_hash=form.hash)
+        )
+        if _repeat_window(admission):
+            publishing = asyncio.ensure_future(_digest_publish(admission.job_id, digests))
         photo = await run_image_work(photo_inspect, path)
         recorded["upload_content_type"] = photo.content_type
         if admission.settings.strict_upload_hash:
             recorded |= _digest_fields(await digests)
             if recorded["upload_hash_matches"] is False:
                 raise InvalidRequest("the hash does not match the photo")
-        if repeat := await _repeat_answer(admission, digests, recorded):
+        if repeat := await _repeat_answer(admission, photo_file.size, digests, recorded):
             return repeat
         provider_started = time.monotonic()
         try:
@@ -352,36 +359,44 @@ async def _answer(admission: Admission, form: BoothForm) -> PhotoAnswer:
         logger.error("internal error on job %s", admission.job_id, exc_info=cause)
         error = InternalError(f"an unexpected error on job {admission.job_id}; it has been logged")
         return await _answer_failure(admission, form, error, recorded | _if_done(digests))
+    finally:
+        if publishing is not None and not publishing.done():
+            publishing.cancel()  # the job's close writes the digest, when there is one
 
 
 async def _repeat_answer(
-    admission: Admission, digests: asyncio.Future[UploadDigests], recorded: dict[str, object]
+    admission: Admission,
+    size: int,
+    digests: asyncio.Future[UploadDigests],
+    recorded: dict[str, object],
 ) -> PhotoAnswer | None:
     """For a booth's re-send of a photo, the first job's result (waited for while it runs);
-    None when this is the first, the window is off, or the first left no result."""
+    None when no earlier job has a photo of this size (the common case: nothing is waited
+    for), the photos differ, the window is off, or the first left no result."""
     window = _repeat_window(admission)
     if not window:
         return None
-    # The digest (~16 ms for 10 MB) is waited for here, before the provider: the answer
-    # depends on it.
-    recorded |= _digest_fields(await digests)
     first = await run_database_work(
-        repeat_first,
+        repeat_candidate,
         job_id=admission.job_id,
         slot_id=admission.slot.pk,
-        sha256=recorded["upload_sha256"],
+        size=size,
+        started_at=admission.started_at,
         window_seconds=window,
     )
     if first is None:
         return None
+    recorded |= _digest_fields(await digests)
     try:
-        media = await first_result(first, deadline=admission.deadline)
+        outcome = await first_outcome(
+            first, sha256=recorded["upload_sha256"], deadline=admission.deadline
+        )
     except TimeoutError:
         raise ProviderTimeout(
             f"no answer within {admission.settings.sync_response_seconds} s: the same photo "
             f"is still being processed as job {first.pk}"
         ) from None
-    if media is None:
+    if not outcome.same_photo or outcome.result is None:
         return None
     closed = await run_database_work(
         job_close_as_repeat,
@@ -392,7 +407,16 @@ async def _repeat_answer(
     )
     if not closed:
         raise InternalError(f"job {admission.job_id} was closed while it waited")
-    return _stored_answer(first.pk, media, admission, repeat=True)
+    return _stored_answer(first.pk, outcome.result, admission, repeat=True)
+
+
+async def _digest_publish(job_id: uuid.UUID, digests: asyncio.Future[UploadDigests]) -> None:
+    """The job's SHA-256 on its row as soon as it is known (ingest.repeats). A digest or write
+    that fails only means a re-send of this photo compares once the job has ended; the job's
+    own path reports the digest's failure."""
+    with contextlib.suppress(Exception):
+        digest = await asyncio.shield(digests)  # cancelling this must not cancel the digests
+        await run_database_work(photo_digest_publish, job_id=job_id, sha256=digest.sha256)
 
 
 def _repeat_window(admission: Admission) -> int:

@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='job',
-            index=models.Index(condition=models.Q(('upload_sha256', ''), _negated=True), fields=['slot', 'upload_sha256', 'started_at'], name='job_slot_photo_idx'),
+            index=models.Index(fields=['slot', 'upload_size', 'started_at'], name='job_slot_photo_idx'),
         ),
     ]

@@ -52,6 +52,27 @@ def test_a_re_sent_photo_gets_the_first_result_without_a_second_call(
     assert detail.json()["repeat_of"] == first.headers["x-job-id"]
 
 
+def with_comment(photo: bytes, text: bytes) -> bytes:
+    """``photo`` (a JPEG) with a comment segment: same length for texts of one length."""
+    return photo[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + photo[2:]
+
+
+def test_a_photo_of_the_same_size_but_other_bytes_is_not_a_repeat(
+    booth: Booth, gemini_slot: str, fake_gemini: FakeGemini, photo: bytes
+) -> None:
+    fake_gemini.script(answer_image(), answer_image())
+    first_photo, second_photo = with_comment(photo, b"guest-1"), with_comment(photo, b"guest-2")
+    assert len(first_photo) == len(second_photo)
+
+    first = booth.post_photo(SLOT, first_photo)
+    second = booth.post_photo(SLOT, second_photo)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.headers["x-job-id"] != first.headers["x-job-id"]
+    assert "x-photochanger-repeat" not in second.headers
+    assert len(fake_gemini.requests) == 2
+
+
 @pytest.mark.parametrize("change", ["another photo", "another slot", "window off"])
 def test_only_the_same_photo_on_the_same_slot_within_the_window_is_a_repeat(
     booth: Booth, gemini_slot: str, fake_gemini: FakeGemini, photo: bytes, change: str
