@@ -123,6 +123,9 @@ class GeminiSettings(ProviderSettings):
         DEFAULT_MAX_ATTEMPTS, description="How many calls a job may make while Gemini is overloaded"
     )
 
+    # An image takes Gemini 5-15 s.
+    min_seconds: MinSeconds = Field(8, description=MIN_SECONDS_HELP)
+
     @field_validator("image_size")
     @classmethod
     def _image_size_fits_the_model(cls, size: str | None, info: ValidationInfo) -> str | None:
@@ -141,9 +144,6 @@ class GeminiSettings(ProviderSettings):
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1beta/models/{self.model}:generateContent"
-
-    # An image takes Gemini 5-15 s.
-    min_seconds: MinSeconds = Field(8, description=MIN_SECONDS_HELP)
 
 
 class GeminiProvider:

@@ -133,12 +133,12 @@ class OpenAISettings(ProviderSettings):
         description="How many calls a job may make while OpenAI is rate-limited or failing",
     )
 
+    # gpt-image-1 edits take 15-40 s.
+    min_seconds: MinSeconds = Field(20, description=MIN_SECONDS_HELP)
+
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1/images/edits"
-
-    # gpt-image-1 edits take 15-40 s.
-    min_seconds: MinSeconds = Field(20, description=MIN_SECONDS_HELP)
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,9 @@ class TurbotextSettings(ProviderSettings):
         description="How many queues a job may create while Turbotext is busy",
     )
 
+    # A queued job takes 10-30 s.
+    min_seconds: MinSeconds = Field(10, description=MIN_SECONDS_HELP)
+
     @model_validator(mode="before")
     @classmethod
     def _prompt_as_content(cls, data: Any) -> Any:
@@ -181,9 +184,6 @@ class TurbotextSettings(ProviderSettings):
         if operation == "generate_image2image" and not content:
             raise problem(gettext("generate_image2image needs a prompt (content)"))
         return content
-
-    # A queued job takes 10-30 s.
-    min_seconds: MinSeconds = Field(10, description=MIN_SECONDS_HELP)
 
 
 @dataclass(frozen=True)

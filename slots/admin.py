@@ -545,12 +545,18 @@ class ProviderKeyInline(admin.TabularInline):
     verbose_name = _("more API keys")
     verbose_name_plural = _("More API keys (calls spread over a provider's keys)")
 
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # Inlines are made anew for each request: the keys' states are read once per page,
+        # not once per row.
+        self.shown_keys = {key.id: key for key in settings_overview().api_keys if key.id}
+        return super().get_formset(request, obj, **kwargs)
+
     @admin.display(description=_("state"))
     def key_state(self, key: ProviderKey) -> str:
         if not key.pk:
             return NOTHING
-        shown = [each for each in settings_overview().api_keys if each.id == key.pk]
-        return key_state_text(shown[0]) if shown else _("Cannot be read: enter it again.")
+        shown = self.shown_keys.get(key.pk)
+        return key_state_text(shown) if shown else _("Cannot be read: enter it again.")
 
 
 def key_state_text(key: ApiKeyOverview) -> str:

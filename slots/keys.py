@@ -46,15 +46,22 @@ def key_fingerprint(provider: str, secret: str) -> str:
 def provider_api_keys(*, settings: GlobalSettings, provider: str) -> list[ApiKey]:
     """Every key of ``provider`` that can be read: the settings page's (else the
     environment's), then the extra ones, oldest first."""
-    keys = []
+    return [key for _extra, key in _readable_keys(settings=settings, provider=provider)]
+
+
+def _readable_keys(
+    *, settings: GlobalSettings, provider: str
+) -> list[tuple[ProviderKey | None, ApiKey]]:
+    """provider_api_keys with the extra key's row beside each (None for the main key)."""
+    keys: list[tuple[ProviderKey | None, str, str]] = []
     if main := provider_api_key(settings=settings, provider=provider):
-        keys.append(("main", main))
+        keys.append((None, "main", main))
     for extra in ProviderKey.objects.filter(provider=provider):
         if secret := secret_decrypt(extra.secret):
-            keys.append((extra.label, secret))
+            keys.append((extra, extra.label, secret))
     return [
-        ApiKey(label=label, secret=secret, fingerprint=key_fingerprint(provider, secret))
-        for label, secret in keys
+        (extra, ApiKey(label=label, secret=secret, fingerprint=key_fingerprint(provider, secret)))
+        for extra, label, secret in keys
     ]
 
 
@@ -182,18 +189,12 @@ class ApiKeyOverview:
 
 def api_keys_overview(*, settings: GlobalSettings) -> list[ApiKeyOverview]:
     """Every provider's keys with their counters and state, the main one first."""
-    extras = {
-        key_fingerprint(extra.provider, secret): extra
-        for extra in ProviderKey.objects.all()
-        if (secret := secret_decrypt(extra.secret))
-    }
     overview = []
     for provider, _label in KEYED_PROVIDERS:
-        keys = provider_api_keys(settings=settings, provider=provider)
-        states = key_states(provider=provider, fingerprints=[key.fingerprint for key in keys])
-        for key in keys:
+        keys = _readable_keys(settings=settings, provider=provider)
+        states = key_states(provider=provider, fingerprints=[key.fingerprint for _, key in keys])
+        for extra, key in keys:
             state = states.get(key.fingerprint, NEVER_USED)
-            extra = extras.get(key.fingerprint)
             overview.append(
                 ApiKeyOverview(
                     id=extra.pk if extra else None,
