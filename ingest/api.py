@@ -215,13 +215,16 @@ def _absolute_url(path: str, answer: PhotoAnswer, request: HttpRequest) -> str:
 
 
 @public_router.get("/public/results/{job_id}", summary="Download a guest's result", auth=None)
-async def result_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse:
+async def result_download(request: HttpRequest, job_id: str) -> HttpResponse:
     media = await run_database_work(
         guarded_lookup, public_result, client=client_address(request), job_id=job_id
     )
-    response = stored_media_response(media, cache_control="private, no-cache")
-    response["Content-Disposition"] = f'attachment; filename="photo-{job_id}.{media.extension}"'
-    return response
+    return await stored_media_response(
+        media,
+        cache_control="private, no-cache",
+        missing=ResultNotFound,
+        download_name=f"photo-{media.job_id}.{media.extension}",
+    )
 
 
 class UploadOut(Schema):

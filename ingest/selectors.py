@@ -41,6 +41,7 @@ def job_detail(*, job_id: str | uuid.UUID) -> Job:
 class GuestResult:
     job_id: uuid.UUID
     expires_at: datetime
+    media: StoredMedia
     # The base of the page's absolute URL (the QR code); empty means "as the request came".
     public_base_url: str
 
@@ -50,7 +51,9 @@ def guest_result(*, job_id: str) -> GuestResult:
     same rules (ResultNotFound, ResultExpired), and where the server is reached publicly."""
     media = public_result(job_id=job_id)
     base = GlobalSettings.objects.filter(pk=1).values_list("public_base_url", flat=True).first()
-    return GuestResult(job_id=media.job_id, expires_at=media.expires_at, public_base_url=base or "")
+    return GuestResult(
+        job_id=media.job_id, expires_at=media.expires_at, media=media, public_base_url=base or ""
+    )
 
 
 def _job_uuid(job_id: str | uuid.UUID) -> uuid.UUID:

@@ -38,7 +38,13 @@ from ingest.workers import current_worker
 from media.images import CONTENT_TYPES, PhotoInfo, photo_inspect
 from media.models import StoredMedia
 from media.prints import GuestQr, PrintLayout, print_ready
-from media.selectors import media_chunks, media_file_bytes, provider_media_url
+from media.selectors import (
+    OpenedMedia,
+    media_file_bytes,
+    media_file_open,
+    opened_chunks,
+    provider_media_url,
+)
 from media.services import provider_media_publish
 from photochanger.errors import (
     ClientDisconnected,
@@ -53,7 +59,12 @@ from photochanger.errors import (
     SlotDisabled,
     SlotNotFound,
 )
-from photochanger.executors import run_database_work, run_image_work, run_unhurried_work
+from photochanger.executors import (
+    run_database_work,
+    run_image_work,
+    run_storage_work,
+    run_unhurried_work,
+)
 from photochanger.throttle import FailureLimit
 from providers.base import (
     Deadline,
@@ -407,7 +418,8 @@ async def _repeat_answer(
     )
     if not closed:
         raise InternalError(f"job {admission.job_id} was closed while it waited")
-    return _stored_answer(first.pk, outcome.result, admission, repeat=True)
+    opened = await run_storage_work(media_file_open, outcome.result)
+    return _stored_answer(first.pk, outcome.result, opened, admission, repeat=True)
 
 
 async def _digest_publish(job_id: uuid.UUID, digests: asyncio.Future[UploadDigests]) -> None:
@@ -608,11 +620,18 @@ def _result_keep(
     )
     if media is None:
         raise InternalError(f"job {admission.job_id} was closed while it ran")
-    return _stored_answer(admission.job_id, media, admission)
+    # Opened here, in this worker thread: a file that cannot be read is an error answer, not
+    # a stream that breaks off.
+    return _stored_answer(admission.job_id, media, media_file_open(media), admission)
 
 
 def _stored_answer(
-    job_id: uuid.UUID, media: StoredMedia, admission: Admission, *, repeat: bool = False
+    job_id: uuid.UUID,
+    media: StoredMedia,
+    opened: OpenedMedia,
+    admission: Admission,
+    *,
+    repeat: bool = False,
 ) -> PhotoAnswer:
     """Job ``job_id``'s stored result as the booth's answer."""
     # Streamed back from storage even when the bytes are at hand: Django's ASGI handler keeps
@@ -623,7 +642,7 @@ def _stored_answer(
         job_id=job_id,
         content_type=media.content_type,
         size=media.size_bytes,
-        chunks=media_chunks(media),
+        chunks=opened_chunks(opened),
         result_path=f"/public/results/{job_id}",
         public_base_url=admission.settings.public_base_url,
         repeat=repeat,

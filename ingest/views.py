@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import timedelta
 
 import segno
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,10 +17,13 @@ from django.utils.functional import lazy
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
-from ingest.selectors import guest_result
+from ingest.selectors import GuestResult, guest_result
+from media.selectors import media_download_origin, media_file_exists
 from photochanger.errors import ResultExpired, ResultNotFound
-from photochanger.executors import run_database_work, run_image_work
+from photochanger.executors import run_database_work, run_image_work, run_storage_work
 from photochanger.languages import public_page_language
+
+logger = logging.getLogger(__name__)
 
 # How the QR code is drawn: scaled by CSS, and on white so it scans on a dark screen too.
 QR_SVG_OPTIONS = {"omitsize": True, "light": "#fff", "svgclass": "qr"}
@@ -45,6 +50,8 @@ async def result_page(request: HttpRequest, job_id: str) -> HttpResponse:
     except (ResultNotFound, ResultExpired) as error:
         context = {"expired": isinstance(error, ResultExpired)}
         return _page(request, "ingest/result_gone.html", context, status=error.http_status)
+    if unavailable := await _file_unavailable(result):
+        return _page(request, "ingest/result_gone.html", {"unavailable": True}, status=unavailable)
     path = reverse("guest_result_page", args=[result.job_id])
     base = result.public_base_url.rstrip("/")
     page_url = f"{base}{path}" if base else request.build_absolute_uri(path)
@@ -57,6 +64,19 @@ async def result_page(request: HttpRequest, job_id: str) -> HttpResponse:
         "qr_svg": await run_image_work(result_page_qr_svg, page_url),
     }
     return _page(request, "ingest/result_page.html", context)
+
+
+async def _file_unavailable(result: GuestResult) -> int | None:
+    """The status of a page about a photo whose file cannot be had (404 when the storage does
+    not have it, 500 when the storage fails), None when it is there."""
+    try:
+        if await run_storage_work(media_file_exists, result.media):
+            return None
+    except Exception as error:
+        logger.error("job %s: storage cannot be asked for its photo: %r", result.job_id, error)
+        return 500
+    logger.warning("job %s: its photo's file is missing from storage", result.job_id)
+    return 404
 
 
 @functools.lru_cache(maxsize=256)
@@ -84,6 +104,11 @@ def time_left_text(remaining: timedelta) -> str:
     return gettext("%(time)s left") % {"time": " ".join(shown)}
 
 
+@functools.cache
+def _bucket_origin() -> str:
+    return media_download_origin()
+
+
 def _page(
     request: HttpRequest, template: str, context: dict[str, object], status: int = 200
 ) -> HttpResponse:
@@ -93,6 +118,11 @@ def _page(
         response = HttpResponse(render_to_string(template, context), status=status)
     for header, value in _PAGE_HEADERS.items():
         response[header] = value
+    if settings.MEDIA_DOWNLOADS == "redirect":
+        # The photo's address redirects to the bucket: the image may come from there too.
+        response["Content-Security-Policy"] = response["Content-Security-Policy"].replace(
+            "img-src 'self'", f"img-src 'self' {_bucket_origin()}"
+        )
     response["Content-Length"] = str(len(response.content))
     response["Content-Language"] = language
     patch_vary_headers(response, ["Accept-Language", "Cookie"])

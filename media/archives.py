@@ -8,13 +8,17 @@ stored, not compressed: photos are compressed already, and deflating them would 
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from media.models import StoredMedia
-from media.selectors import media_chunks
+from media.selectors import StoredFileMissing, media_file_open, opened_chunks
+from photochanger.executors import run_storage_work
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,15 @@ async def zip_chunks(members: Iterable[ArchiveMember]) -> AsyncIterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for member in members:
+            try:
+                opened = await run_storage_work(media_file_open, member.media)
+            except StoredFileMissing:
+                # The rest of the event is still worth having: the archive goes on without it.
+                logger.warning("archive: the stored file %s is missing", member.media.storage_name)
+                continue
             info = zipfile.ZipInfo(member.name, date_time=member.modified_at.timetuple()[:6])
             with archive.open(info, "w") as file:
-                async for chunk in media_chunks(member.media):
+                async for chunk in opened_chunks(opened):
                     file.write(chunk)
                     yield sink.take()
     yield sink.take()  # the last descriptor and the central directory, written on closing

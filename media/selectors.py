@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from media.models import MediaKind, StoredMedia
 from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
+from photochanger.executors import run_storage_work
 
 CHUNK_BYTES = 1024 * 1024
 
 
 def media_file_bytes(*, storage_name: str) -> bytes:
-    """A small file's bytes (a thumbnail, a template image); stream a result with media_chunks."""
+    """A small file's bytes (a thumbnail, a template image); stream a result with opened_chunks."""
     with default_storage.open(storage_name, "rb") as file:
         return file.read()
 
@@ -42,11 +47,65 @@ def public_result(*, job_id: str) -> StoredMedia:
     return media
 
 
-async def media_chunks(media: StoredMedia) -> AsyncIterator[bytes]:
+class StoredFileMissing(Exception):
+    """A row points to a file the storage does not have: a file deleted by hand, a restore
+    without its media, a file on another server's own disk."""
+
+
+@dataclass
+class OpenedMedia:
+    """A stored file opened for reading, with its first chunk already read: a file that is
+    missing or cannot be read is known before an answer starts."""
+
+    file: File
+    first_chunk: bytes
+
+
+def media_file_open(media: StoredMedia) -> OpenedMedia:
+    """Open ``media``'s file; StoredFileMissing when the storage does not have it. Blocking
+    (with media in a bucket, the first read fetches the file): run it off the event loop."""
+    try:
+        file = default_storage.open(media.storage_name, "rb")
+    except FileNotFoundError:
+        raise StoredFileMissing(media.storage_name) from None
+    try:
+        return OpenedMedia(file=file, first_chunk=file.read(CHUNK_BYTES))
+    except BaseException:
+        file.close()
+        raise
+
+
+async def opened_chunks(opened: OpenedMedia) -> AsyncIterator[bytes]:
     """The file's bytes in chunks, so a 10 MB result is never held whole in memory."""
-    with default_storage.open(media.storage_name, "rb") as file:
-        while chunk := file.read(CHUNK_BYTES):
+    try:
+        chunk = opened.first_chunk
+        while chunk:
             yield chunk
+            chunk = await run_storage_work(opened.file.read, CHUNK_BYTES)
+    finally:
+        opened.file.close()
+
+
+def media_file_exists(media: StoredMedia) -> bool:
+    return default_storage.exists(media.storage_name)
+
+
+def media_download_url(media: StoredMedia, *, filename: str) -> str:
+    """A short-lived presigned URL of ``media`` in the bucket (MEDIA_DOWNLOADS=redirect),
+    naming the download ``filename``; StoredFileMissing when the bucket does not have it."""
+    if not media_file_exists(media):
+        raise StoredFileMissing(media.storage_name)
+    return default_storage.url(
+        media.storage_name,
+        parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'},
+        expire=settings.MEDIA_REDIRECT_SECONDS,
+    )
+
+
+def media_download_origin() -> str:
+    """Where presigned URLs lead (scheme and host), for the guest page's image policy."""
+    address = urlsplit(default_storage.url("origin-probe", expire=60))
+    return f"{address.scheme}://{address.netloc}"
 
 
 def provider_media_public(*, media_id: str) -> StoredMedia:

@@ -7,6 +7,8 @@
 * Pillow and hashlib release the GIL while they work, so image threads use the cores without
   starving the event loop. There are as many as cores: each holds at most one full-size photo
   (a 24 MP photo is 96 MB decoded), so the cores, not the number of booths, bound that memory.
+* Reads of stored files wait on a disk or, with media in a bucket, on the network: they run on
+  threads of their own, so a slow bucket holds neither the event loop nor a database thread.
 * Work no guest waits for (the digests a job keeps) runs on one thread of its own at a lower CPU
   priority: on the image threads it queued in front of other guests' photos, and with 30 booths
   it made the time beyond the provider ~80 ms worse at p95 (bench/load.py).
@@ -45,6 +47,7 @@ database_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="databa
 image_executor = ThreadPoolExecutor(
     max_workers=max(2, _usable_cores()), thread_name_prefix="image-work"
 )
+storage_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage")
 unhurried_executor = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="unhurried", initializer=_lower_priority
 )
@@ -72,3 +75,8 @@ async def run_image_work(function: Callable[P, R], *args: P.args, **kwargs: P.kw
 async def run_unhurried_work(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(unhurried_executor, lambda: function(*args, **kwargs))
+
+
+async def run_storage_work(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(storage_executor, lambda: function(*args, **kwargs))

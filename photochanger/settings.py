@@ -213,10 +213,54 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
+
+def _media_storage() -> dict:
+    """The local media folder, or an S3-compatible bucket when S3_BUCKET is set (several
+    servers behind one address share it; each keeps only uploads in progress on its disk)."""
+    bucket = env.str("S3_BUCKET", default="")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    from boto3.s3.transfer import TransferConfig
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": env.str("S3_PREFIX", default=""),
+            # Empty: AWS itself, with the region and credentials boto3 finds on its own.
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "addressing_style": env.str("S3_ADDRESSING_STYLE", default="") or None,
+            "signature_version": "s3v4",
+            # Objects stay private: guests reach them through us or a presigned URL.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_REDIRECT_SECONDS,
+            # Every name we write is new (job ids, random ids): no HEAD request before a write.
+            "file_overwrite": True,
+            # A file read back (a result streamed to a guest) spills to disk past 1 MiB.
+            "max_memory_size": 1024 * 1024,
+            # Up to 64 MiB an upload is one PUT streamed from the file; boto3's multipart
+            # upload would hold 8 MiB parts in memory for each photo in flight.
+            "transfer_config": TransferConfig(multipart_threshold=64 * 1024**2, use_threads=False),
+        },
+    }
+
+
+# Guests' downloads of results: "stream" passes the bytes through this server; "redirect"
+# (media in a bucket only) answers with a presigned URL of the bucket, valid this many seconds.
+MEDIA_DOWNLOADS = env.str("MEDIA_DOWNLOADS", default="stream")
+MEDIA_REDIRECT_SECONDS = env.int("MEDIA_REDIRECT_SECONDS", default=300)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage(),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if MEDIA_DOWNLOADS not in {"stream", "redirect"}:
+    raise ImproperlyConfigured("MEDIA_DOWNLOADS must be stream or redirect.")
+if MEDIA_DOWNLOADS == "redirect" and not env.str("S3_BUCKET", default=""):
+    raise ImproperlyConfigured("MEDIA_DOWNLOADS=redirect needs media in a bucket (S3_BUCKET).")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # Shared by every worker process when Redis is configured: login and password-guessing
