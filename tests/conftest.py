@@ -17,6 +17,7 @@ from tests.booth import INGEST_PASSWORD, Booth
 from tests.fakes.server import free_port
 from tests.images import jpeg_bytes
 from tests.live import LiveBooth, ServerProcess, wait_until_consistent
+from tests.s3 import Bucket, S3Server, bucket_create
 
 pytest_plugins = ["tests.fakes.gemini", "tests.fakes.openai", "tests.fakes.turbotext"]
 
@@ -116,3 +117,34 @@ def live_booth(
 @pytest.fixture
 def photo() -> bytes:
     return jpeg_bytes()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A local S3-compatible server (moto's) for the whole run, started by the first test
+    that needs it."""
+    server = S3Server.start(tmp_path_factory.mktemp("s3") / "s3-server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> Bucket:
+    """A new, empty bucket (the test decides whether this process's media go there)."""
+    return bucket_create(s3_server)
+
+
+@pytest.fixture
+def s3_booth(
+    configured: None, bucket: Bucket, media_root: Path, caplog: pytest.LogCaptureFixture
+) -> Iterator[Booth]:
+    """The booth fixture with this process's media in ``bucket``: after the test, every job
+    is final, every object in the bucket has its row, and no upload is left on disk."""
+    with bucket.as_media_storage():
+        client = Booth()
+        yield client
+        wait_until_consistent(media_root, bucket=bucket)
+    tracebacks = [
+        record for record in caplog.records if record.exc_info and record.levelno >= logging.ERROR
+    ]
+    assert not tracebacks, [record.getMessage() for record in tracebacks]

@@ -25,6 +25,7 @@ from ingest.models import Job, JobStatus
 from media.models import StoredMedia
 from slots.models import TemplateImage
 from tests.booth import Booth
+from tests.s3 import Bucket
 
 REPO = Path(__file__).resolve().parent.parent
 _READY = re.compile(r"PhotoChanger listening on (http://\S+)")
@@ -147,8 +148,9 @@ def stored_files(media_root: Path) -> set[str]:
     }
 
 
-def consistency_problems(media_root: Path) -> list[str]:
-    """What breaks 'every job ends final, every file has a row, every row has its file'."""
+def consistency_problems(media_root: Path, bucket: Bucket | None = None) -> list[str]:
+    """What breaks 'every job ends final, every file has a row, every row has its file'; with
+    media in ``bucket``, its objects are the stored files (the folder keeps only uploads)."""
     problems = []
     pending = list(Job.objects.filter(status=JobStatus.PENDING).values_list("id", flat=True))
     if pending:
@@ -158,6 +160,8 @@ def consistency_problems(media_root: Path) -> list[str]:
     if unhashed := list(done.filter(upload_sha256="").values_list("id", flat=True)):
         problems.append(f"done jobs without their upload digest: {unhashed}")
     files = stored_files(media_root)
+    if bucket is not None:
+        files |= bucket.keys()
     rows = set(StoredMedia.objects.values_list("storage_name", flat=True))
     rows |= set(TemplateImage.objects.values_list("storage_name", flat=True))
     if orphans := files - rows:
@@ -167,11 +171,13 @@ def consistency_problems(media_root: Path) -> list[str]:
     return problems
 
 
-def wait_until_consistent(media_root: Path, timeout: float = 5.0) -> Iterator[None] | None:
+def wait_until_consistent(
+    media_root: Path, timeout: float = 5.0, *, bucket: Bucket | None = None
+) -> Iterator[None] | None:
     """Wait for after-answer work (thumbnails, upload clean-up) to settle, then assert."""
     deadline = time.monotonic() + timeout
     while True:
-        problems = consistency_problems(media_root)
+        problems = consistency_problems(media_root, bucket)
         if not problems or time.monotonic() > deadline:
             break
         time.sleep(0.05)
