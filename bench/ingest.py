@@ -25,6 +25,11 @@ that echoes the body (bench/floor_settings.py). floor/bare is what our HTTP stac
 Django with its middleware, ninja) costs before any of the product's work; ours/floor is the
 product's.
 
+``--s3`` adds ours with its media in a bucket of a local S3-compatible server (moto's, as in
+the tests), started by the bench: p50 s3/ours is what keeping results in object storage costs a
+booth (target: at most 1.5 for the 10 MB photo), and its RSS with 30 uploads in flight shows
+that uploads to the bucket are streamed. moto's server is Python too and shares the two cores.
+
 A virtual machine whose host hands memory out lazily makes every first write to a page of RAM
 slow (here ~3 ms per MB). Our server stores each result, so on a freshly booted VM with much
 free memory its writes keep landing on such pages and the 10 MB time doubles; the bare echo
@@ -34,7 +39,7 @@ page cache and does not pay either: fill it first (e.g. read a large sparse file
 
 Run it from the repository root (a full run takes one to two minutes on 2 cores)::
 
-    .venv/bin/python bench/ingest.py [--requests N] [--quick] [--no-json] [--floor]
+    .venv/bin/python bench/ingest.py [--requests N] [--quick] [--no-json] [--floor] [--s3]
 
 Each run measures 60 requests at concurrency 1 and 150 at concurrency 30 (30 clients, each
 sending one request after the other), after a few warm-up requests; ``--requests N`` measures N
@@ -95,6 +100,8 @@ QUICK_PLAN = {1: (10, 2), 30: (30, 1)}
 # Issue 10: 10 MB within 2.5x the bare echo; 1 MB is reported, without a target.
 P50_RATIO_TARGETS = {"10MB": 2.5}
 RSS_TARGET_MB = 400.0
+# Media in a bucket (--s3) against the local folder, same run (issue 14).
+S3_RATIO_TARGET = 1.5
 
 
 # --- test photos and the request -------------------------------------------------------------
@@ -235,7 +242,7 @@ def exchanges_build(server: Server, photos: list[Photo]) -> dict[str, Exchange]:
         exchanges[photo.label] = Exchange(
             photo=photo.label,
             payload=request_bytes(port=server.port, body=body),
-            expected=photo.data if server.name == "ours" else body,
+            expected=photo.data if server.name in {"ours", "s3"} else body,
         )
     return exchanges
 
@@ -380,6 +387,8 @@ class Server:
     process: subprocess.Popen
     port: int
     stderr_path: Path
+    # Processes this server needs and that stop with it (the S3 server of "s3").
+    companions: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -397,13 +406,14 @@ class Server:
             )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        for process in [self.process, *self.companions]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
 
 
 class BenchError(Exception):
@@ -433,7 +443,9 @@ def _spawn(name: str, command: list[str], env: dict[str, str], logs: Path) -> su
         )
 
 
-def ours_start(work: Path, *, name: str = "ours", settings_module: str = "") -> Server:
+def ours_start(
+    work: Path, *, name: str = "ours", settings_module: str = "", env: dict[str, str] | None = None
+) -> Server:
     """``manage.py serve`` on a fresh data folder; ready once it prints its address."""
     data_dir = work / f"{name}-data" if name != "ours" else work / "data"
     data_dir.mkdir()
@@ -442,6 +454,7 @@ def ours_start(work: Path, *, name: str = "ours", settings_module: str = "") -> 
     extra = {"DATA_DIR": str(data_dir), "INGEST_PASSWORD": PASSWORD, "LOG_LEVEL": "WARNING"}
     if settings_module:
         extra["DJANGO_SETTINGS_MODULE"] = settings_module
+    extra |= env or {}
     env = _child_env(extra)
     server = Server(name, _spawn(name, command, env, work), port, work / f"{name}.stderr")
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -459,6 +472,43 @@ def ours_start(work: Path, *, name: str = "ours", settings_module: str = "") -> 
 def floor_start(work: Path) -> Server:
     """Our stack with an echo route instead of the product (bench/floor_settings.py)."""
     return ours_start(work, name="floor", settings_module="bench.floor_settings")
+
+
+def s3_start(work: Path) -> Server:
+    """Ours with its media in a bucket of a local S3-compatible server (moto's, the one the
+    tests use), started here: what a passthrough costs when results go over S3's protocol."""
+    import boto3
+
+    port = free_port()
+    command = [str(PYTHON), "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    s3_server = _spawn("s3-server", command, _child_env({}), work)
+    endpoint = f"http://{HOST}:{port}"
+    credentials = {"S3_ACCESS_KEY_ID": "bench", "S3_SECRET_ACCESS_KEY": "bench-secret"}
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["S3_SECRET_ACCESS_KEY"],
+    )
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        try:
+            client.create_bucket(Bucket="bench")
+            break
+        except Exception:
+            if s3_server.poll() is not None or time.monotonic() > deadline:
+                s3_server.kill()
+                raise BenchError("the local S3 server did not start") from None
+            time.sleep(0.2)
+    env = {"S3_BUCKET": "bench", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1"}
+    try:
+        server = ours_start(work, name="s3", env=env | credentials)
+    except BaseException:
+        s3_server.kill()
+        raise
+    server.companions.append(s3_server)
+    return server
 
 
 def bare_start(work: Path) -> Server:
@@ -567,8 +617,9 @@ class Usage:
 class UsageWatch:
     """Measures a server's memory and CPU (and everyone else's CPU) while the block runs."""
 
-    def __init__(self, server_pid: int, bystander_pids: list[int]) -> None:
-        self.pids = process_tree(server_pid)
+    def __init__(self, server_pid: int | list[int], bystander_pids: list[int]) -> None:
+        roots = server_pid if isinstance(server_pid, list) else [server_pid]
+        self.pids = [pid for root in roots for pid in process_tree(root)]
         self.bystander_pids = bystander_pids
         self.usage: Usage | None = None
 
@@ -830,6 +881,7 @@ def ratios(results: list[RunResult]) -> list[dict[str, object]]:
         if server != "ours" or bare is None:
             continue
         floor = by_key.get(("floor", photo, concurrency))
+        s3 = by_key.get(("s3", photo, concurrency))
         rows.append(
             {
                 "photo": photo,
@@ -837,6 +889,7 @@ def ratios(results: list[RunResult]) -> list[dict[str, object]]:
                 "p50_ratio": ours.p50_ms / bare.p50_ms,
                 "rps_ratio": ours.requests_per_second / bare.requests_per_second,
                 "floor_p50_ratio": floor.p50_ms / bare.p50_ms if floor else None,
+                "s3_p50_ratio": s3.p50_ms / ours.p50_ms if s3 else None,
             }
         )
     return rows
@@ -845,13 +898,14 @@ def ratios(results: list[RunResult]) -> list[dict[str, object]]:
 def print_ratios(rows: list[dict[str, object]]) -> None:
     print(
         f"\n{'photo':>5} {'conc':>4} {'p50 ours/bare':>14} {'req/s ours/bare':>16} "
-        f"{'p50 floor/bare':>15}"
+        f"{'p50 floor/bare':>15} {'p50 s3/ours':>12}"
     )
     for row in rows:
-        floor = row["floor_p50_ratio"]
+        floor, s3 = row["floor_p50_ratio"], row["s3_p50_ratio"]
         print(
             f"{row['photo']:>5} {row['concurrency']:>4} {row['p50_ratio']:>14.2f} "
-            f"{row['rps_ratio']:>16.2f} {'-' if floor is None else f'{floor:.2f}':>15}"
+            f"{row['rps_ratio']:>16.2f} {'-' if floor is None else f'{floor:.2f}':>15} "
+            f"{'-' if s3 is None else f'{s3:.2f}':>12}"
         )
 
 
@@ -867,12 +921,23 @@ def targets(results: list[RunResult], rows: list[dict[str, object]]) -> list[dic
                     "passed": float(row["p50_ratio"]) <= limit,
                 }
             )
+        s3 = row["s3_p50_ratio"]
+        if row["photo"] == "10MB" and s3 is not None:
+            checks.append(
+                {
+                    "target": (
+                        f"p50 s3/ours, 10MB, concurrency {row['concurrency']} <= {S3_RATIO_TARGET}"
+                    ),
+                    "value": round(float(s3), 2),
+                    "passed": float(s3) <= S3_RATIO_TARGET,
+                }
+            )
     for r in results:
-        if (r.server, r.photo, r.concurrency) == ("ours", "10MB", 30):
+        if (r.server in {"ours", "s3"}, r.photo, r.concurrency) == (True, "10MB", 30):
             peak = max(r.usage.peak_rss_mb, r.usage.hwm_mb or 0.0)
             checks.append(
                 {
-                    "target": f"our peak RSS, 30 x 10MB uploads < {RSS_TARGET_MB:.0f} MB",
+                    "target": f"{r.server} peak RSS, 30 x 10MB uploads < {RSS_TARGET_MB:.0f} MB",
                     "value": round(peak, 1),
                     "passed": peak < RSS_TARGET_MB and not r.failures,
                 }
@@ -929,6 +994,11 @@ def arguments_parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
     parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="also measure ours with media in a bucket of a local S3 server (moto)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="also measure our HTTP stack with an echo route (bench/floor_settings.py)",
@@ -970,12 +1040,14 @@ def runs_all(
 
 
 def benchmark(
-    work: Path, plan: dict[int, tuple[int, int]], *, floor: bool = False
+    work: Path, plan: dict[int, tuple[int, int]], *, floor: bool = False, s3: bool = False
 ) -> tuple[list[Photo], list[RunResult]]:
     photos = photos_make(work)
     for photo in photos:
         print(f"test photo {photo.label}: {len(photo.data):,} bytes")
-    starts = [ours_start, bare_start] + ([floor_start] if floor else [])
+    starts = (
+        [ours_start, bare_start] + ([floor_start] if floor else []) + ([s3_start] if s3 else [])
+    )
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(running(start, work)) for start in starts]
         for server in servers:
@@ -999,6 +1071,7 @@ _SERVER_DESCRIPTIONS = {
     "ours": "manage.py serve",
     "bare": "uvicorn bench.echo_app:app",
     "floor": "manage.py serve with bench/floor_settings.py (echo route)",
+    "s3": "manage.py serve with media in a bucket of a local S3 server (moto)",
 }
 
 
@@ -1007,7 +1080,7 @@ def main() -> int:
     plan = plan_choose(arguments)
     work = Path(tempfile.mkdtemp(prefix="photochanger-bench-"))
     try:
-        photos, results = benchmark(work, plan, floor=arguments.floor)
+        photos, results = benchmark(work, plan, floor=arguments.floor, s3=arguments.s3)
     except BenchError as error:
         print(f"\nABORTED: {error}", file=sys.stderr)
         return 2

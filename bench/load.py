@@ -43,10 +43,21 @@ How a latency is matched with its provider delay
     alone, at peak (sampled every 20 ms, and VmHWM), each second, and after the run (what the
     server keeps). Target: every answer 200 and peak RSS under 500 MB.
 
+``--servers URL,URL``: several servers behind one address
+    The Gemini run against servers already running on this machine instead of one it starts:
+    booth i sends to server i mod N, as a balancer spreads booths. The servers share one
+    PostgreSQL database (the same DATABASE_URL in this script's environment, where it sets
+    slot-006 and its ingest password), Redis and, for media, a bucket or their own folders;
+    each is started with ``GEMINI_BASE_URL=http://127.0.0.1:8089`` (``--provider-port``), where
+    this script's fake Gemini listens. Memory and CPU are summed over the servers' processes,
+    found by their ports. The job-row split (time outside the provider call) is not reported.
+    README "Several machines" has the commands and what two processes give against one here.
+
 Run it from the repository root (it takes ``--minutes`` plus up to 15 s to drain)::
 
     .venv/bin/python bench/load.py [--minutes N] [--quick] [--booths N] [--no-json]
     .venv/bin/python bench/load.py --local-effects 24 [--booths N] [--rounds N] [--no-json]
+    .venv/bin/python bench/load.py --servers http://127.0.0.1:8001,http://127.0.0.1:8002
 
 Exit status: 0 when every target passes, 1 if not, 2 when the benchmark could not run. The
 numbers are also written to bench/results/load-<timestamp>.json (git-ignored).
@@ -57,6 +68,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import multiprocessing
@@ -77,6 +89,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -150,7 +163,9 @@ def _gemini_answer(image: bytes) -> dict:
     }
 
 
-def fake_provider_main(pipe: Pipe, seed: int, seconds_range: tuple[float, float]) -> None:
+def fake_provider_main(
+    pipe: Pipe, seed: int, seconds_range: tuple[float, float], port: int = 0
+) -> None:
     """Run the fake Gemini until told to stop; send its base URL, then the calls it took."""
     from tests.fakes.gemini import FakeGemini, answer_json, delay
 
@@ -164,7 +179,7 @@ def fake_provider_main(pipe: Pipe, seed: int, seconds_range: tuple[float, float]
         image = _with_comment(base_image, b"fake-provider-delay=%.6f" % seconds)
         delay(seconds, then=answer_json(200, _gemini_answer(image)))(handler)
 
-    fake = FakeGemini()
+    fake = FakeGemini(port=port)
     fake.start()
     # One behaviour per call; far more than a run can make (an empty queue would answer at once).
     fake.script(*([behave] * 100_000))
@@ -182,11 +197,11 @@ def fake_provider_main(pipe: Pipe, seed: int, seconds_range: tuple[float, float]
 
 
 class FakeProvider:
-    def __init__(self, seed: int, seconds_range: tuple[float, float]) -> None:
+    def __init__(self, seed: int, seconds_range: tuple[float, float], port: int = 0) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipe, child_pipe = context.Pipe()
         self.process = context.Process(
-            target=fake_provider_main, args=(child_pipe, seed, seconds_range), daemon=True
+            target=fake_provider_main, args=(child_pipe, seed, seconds_range, port), daemon=True
         )
         self.process.start()
         if not self._pipe.poll(60):
@@ -326,9 +341,9 @@ class Monitor(threading.Thread):
     """Once a second: the server's RSS, and CPU time of the server, of the fake and of the whole
     machine, so the timeline shows whether a slow stretch was ours or a neighbour's."""
 
-    def __init__(self, server_pid: int, fake_pid: int) -> None:
+    def __init__(self, server_pids: list[int], fake_pid: int) -> None:
         super().__init__(daemon=True)
-        self.server_pid, self.fake_pid = server_pid, fake_pid
+        self.server_pids, self.fake_pid = server_pids, fake_pid
         self.samples: list[tuple[float, int, int, int, int]] = []
         self._stop_event = threading.Event()
         self.started = time.monotonic()
@@ -338,8 +353,8 @@ class Monitor(threading.Thread):
             self.samples.append(
                 (
                     time.monotonic() - self.started,
-                    _rss_kb(self.server_pid),
-                    cpu_ticks([self.server_pid]),
+                    sum(_rss_kb(pid) for pid in self.server_pids),
+                    cpu_ticks(self.server_pids),
                     cpu_ticks([self.fake_pid, os.getpid()]),
                     _machine_ticks(),
                 )
@@ -441,15 +456,17 @@ async def booth_run(
 async def booths_run(
     *,
     booths: int,
-    port: int,
-    payload: bytes,
+    targets: list[tuple[int, bytes]],
     started: float,
     seconds: float,
     stagger_seconds: float,
 ) -> list[Record]:
+    """``targets``: (port, request) of each server; booths are spread over them in turn, as a
+    balancer spreads its clients."""
     records: list[Record] = []
     async with asyncio.TaskGroup() as group:
         for index in range(booths):
+            port, payload = targets[index % len(targets)]
             group.create_task(
                 booth_run(
                     index,
@@ -955,14 +972,13 @@ def benchmark(
         bystanders = [os.getpid(), provider.process.pid]
         print(f"{booths} booths sending for {minutes:g} min …")
         started = time.monotonic()
-        monitor = Monitor(server.pid, provider.process.pid)
+        monitor = Monitor([server.pid], provider.process.pid)
         monitor.start()
         with UsageWatch(server.pid, bystanders) as watch:
             records = asyncio.run(
                 booths_run(
                     booths=booths,
-                    port=server.port,
-                    payload=payload,
+                    targets=[(server.port, payload)],
                     started=monitor.started,
                     seconds=minutes * 60,
                     # Booths at an event do not start in step: spread their first photos
@@ -994,6 +1010,105 @@ def benchmark(
     )
 
 
+def servers_benchmark(
+    ports: list[int],
+    *,
+    minutes: float,
+    booths: int,
+    provider_port: int,
+    provider_seconds: tuple[float, float] = PROVIDER_SECONDS,
+) -> Report:
+    """The Gemini run against servers already running on this machine (``--servers``), booths
+    spread over them as behind a balancer. They share one database (DATABASE_URL here too) and
+    reach the fake through GEMINI_BASE_URL=http://127.0.0.1:<provider_port>."""
+    photo = photo_make(
+        Path(tempfile.mkdtemp()) / "photo-5mb.jpg", size=PHOTO_SIZE, quality=PHOTO_QUALITY
+    )
+    print(f"test photo: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, {len(photo):,} bytes")
+    pids = [pid_listening_on(port) for port in ports]
+    if None in pids:
+        raise BenchError(f"no process of ours listens on each of the ports {ports}")
+    provider = FakeProvider(seed=4711, seconds_range=provider_seconds, port=provider_port)
+    calls = -1
+    try:
+        print(f"fake Gemini: pid {provider.process.pid}, {provider.base_url}")
+        shared_settings_configure()
+        targets = [(port, request_bytes(port=port, photo=photo)) for port in ports]
+        for port in ports:
+            warm_up(port)
+        print(f"{booths} booths sending for {minutes:g} min to {len(ports)} servers …")
+        started = time.monotonic()
+        monitor = Monitor(pids, provider.process.pid)
+        monitor.start()
+        with UsageWatch(pids, [os.getpid(), provider.process.pid]) as watch:
+            records = asyncio.run(
+                booths_run(
+                    booths=booths,
+                    targets=targets,
+                    started=monitor.started,
+                    seconds=minutes * 60,
+                    stagger_seconds=sum(provider_seconds) / 2,
+                )
+            )
+        monitor.stop()
+        seconds = time.monotonic() - started
+    finally:
+        calls = provider.stop()
+    return report_make(
+        minutes=minutes,
+        booths=booths,
+        photo_bytes=len(photo),
+        seconds=seconds,
+        records=records,
+        usage=watch.usage,
+        provider_calls=calls,
+        jobs=[],
+        shrink=shrink_ms(photo),
+        monitor=monitor,
+    )
+
+
+def shared_settings_configure() -> None:
+    """slot-006 on Gemini and the bench's ingest password, in the servers' shared database."""
+    script = (
+        "from django.contrib.auth.hashers import make_password\n"
+        "from slots.models import GlobalSettings, Slot\n"
+        "GlobalSettings.objects.update(gemini_api_key='bench-gemini-key', "
+        f"max_concurrent_jobs={MAX_CONCURRENT_JOBS}, "
+        f"ingest_password_hash=make_password({PASSWORD!r}))\n"
+        f"Slot.objects.filter(pk={SLOT_ID!r}).update(is_active=True, provider='gemini', "
+        "operation='generate', settings={'prompt': 'make it a painting'})\n"
+    )
+    done = subprocess.run(
+        [str(PYTHON), "manage.py", "shell", "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"could not configure the shared database:\n{done.stderr[-2000:]}")
+
+
+def pid_listening_on(port: int) -> int | None:
+    """The process listening on loopback ``port`` of this machine (from /proc), if any."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])  # state 0A: LISTEN
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in {f"socket:[{inode}]" for inode in inodes}:
+                    return int(entry.name)
+    return None
+
+
 def arguments_parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="how long booths send")
@@ -1023,6 +1138,18 @@ def arguments_parse() -> argparse.Namespace:
         help="the fake's delay range (5 15); e.g. --booths 1 --provider-seconds 0.3 0.3 "
         "measures one booth's time beyond the provider with nothing else running",
     )
+    parser.add_argument(
+        "--servers",
+        metavar="URL,URL",
+        help="instead of starting a server: send to these, already running on this machine "
+        "(http://127.0.0.1:PORT each), booths spread over them; see 'Several servers' above",
+    )
+    parser.add_argument(
+        "--provider-port",
+        type=int,
+        default=8089,
+        help="with --servers: where the fake Gemini listens (8089)",
+    )
     return parser.parse_args()
 
 
@@ -1030,6 +1157,23 @@ def main() -> int:
     arguments = arguments_parse()
     minutes = 1.0 if arguments.quick else arguments.minutes
     work = Path(tempfile.mkdtemp(prefix="photochanger-load-"))
+    if arguments.servers:
+        addresses = [urlsplit(url.strip()) for url in arguments.servers.split(",")]
+        if any(address.hostname not in {HOST, "localhost"} for address in addresses):
+            print("--servers: servers on this machine only (http://127.0.0.1:PORT)")
+            return 2
+        return run_and_report(
+            lambda: servers_benchmark(
+                [address.port for address in addresses],
+                minutes=minutes,
+                booths=arguments.booths,
+                provider_port=arguments.provider_port,
+                provider_seconds=tuple(arguments.provider_seconds),
+            ),
+            work=work,
+            show=report_print,
+            write=None if arguments.no_json else report_write,
+        )
     if arguments.local_effects:
         return run_and_report(
             lambda: effects_benchmark(

@@ -42,6 +42,7 @@ from media.selectors import (
     OpenedMedia,
     media_file_bytes,
     media_file_open,
+    media_kept_open,
     opened_chunks,
     provider_media_url,
 )
@@ -608,11 +609,12 @@ def _result_keep(
     if served and (driver := provider_for(served[0]["provider"])) and driver.needs_api_key:
         # Counted here, in the trip that stores the result, not in one more of its own.
         paid_call_count(slot_id=admission.slot.pk, provider=served[0]["provider"])
+    # A photo the provider left unchanged is kept as the upload itself: on a local disk
+    # storing it is a rename, not a copy.
+    kept = photo if result.photo_unchanged else result.data
     media = job_succeed(
         job_id=admission.job_id,
-        # A photo the provider left unchanged is kept as the upload itself: on a local disk
-        # storing it is a rename, not a copy.
-        result=photo if result.photo_unchanged else result.data,
+        result=kept,
         image_format=result.format,
         ttl_hours=admission.settings.result_ttl_hours,
         duration_ms=_elapsed_ms(admission.started),
@@ -622,7 +624,8 @@ def _result_keep(
         raise InternalError(f"job {admission.job_id} was closed while it ran")
     # Opened here, in this worker thread: a file that cannot be read is an error answer, not
     # a stream that breaks off.
-    return _stored_answer(admission.job_id, media, media_file_open(media), admission)
+    opened = media_kept_open(media, kept=kept)
+    return _stored_answer(admission.job_id, media, opened, admission)
 
 
 def _stored_answer(
@@ -634,10 +637,10 @@ def _stored_answer(
     repeat: bool = False,
 ) -> PhotoAnswer:
     """Job ``job_id``'s stored result as the booth's answer."""
-    # Streamed back from storage even when the bytes are at hand: Django's ASGI handler keeps
-    # each finished response in a reference cycle until a full garbage collection (Django
-    # ticket #36700); with the bytes in it, 60 answers of 10 MB stayed in memory
-    # (bench/load.py --local-effects 24).
+    # Streamed from a file closed when the answer ends, never handed to the response as
+    # bytes: Django's ASGI handler keeps each finished response in a reference cycle until a
+    # full garbage collection (Django ticket #36700); with the bytes in it, 60 answers of
+    # 10 MB stayed in memory (bench/load.py --local-effects 24).
     return PhotoAnswer(
         job_id=job_id,
         content_type=media.content_type,

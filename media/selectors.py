@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils import timezone
 
 from media.models import MediaKind, StoredMedia
@@ -73,6 +74,18 @@ def media_file_open(media: StoredMedia) -> OpenedMedia:
     except BaseException:
         file.close()
         raise
+
+
+def media_kept_open(media: StoredMedia, *, kept: File | bytes) -> OpenedMedia:
+    """The file just stored as ``media``, opened to answer with. From ``kept`` (the bytes or
+    the upload handed to the storage) when the storage is remote: a bucket is not read back
+    over the network for bytes this server still has. From the storage when it is this
+    server's own disk, where the upload was moved rather than copied."""
+    if isinstance(default_storage, FileSystemStorage):
+        return media_file_open(media)
+    file = File(io.BytesIO(kept)) if isinstance(kept, bytes) else kept
+    file.seek(0)
+    return OpenedMedia(file=file, first_chunk=file.read(CHUNK_BYTES))
 
 
 async def opened_chunks(opened: OpenedMedia) -> AsyncIterator[bytes]:
