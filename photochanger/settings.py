@@ -214,7 +214,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
 
-def _media_storage() -> dict:
+def media_storage() -> dict:
     """The local media folder, or an S3-compatible bucket when S3_BUCKET is set (several
     servers behind one address share it; each keeps only uploads in progress on its disk)."""
     bucket = env.str("S3_BUCKET", default="")
@@ -254,7 +254,7 @@ def _media_storage() -> dict:
 MEDIA_DOWNLOADS = env.str("MEDIA_DOWNLOADS", default="stream")
 MEDIA_REDIRECT_SECONDS = env.int("MEDIA_REDIRECT_SECONDS", default=300)
 STORAGES = {
-    "default": _media_storage(),
+    "default": media_storage(),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 if MEDIA_DOWNLOADS not in {"stream", "redirect"}:
