@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import json
 import re
 import shutil
 import subprocess
@@ -21,7 +22,11 @@ from tests.live import REPO
 
 DEPLOY = REPO / "deploy"
 NGINX_SITE = DEPLOY / "nginx" / "photochanger.conf"
+NGINX_CLUSTER = DEPLOY / "nginx" / "photochanger-cluster.conf"
+NGINX_SITES = pytest.mark.parametrize("site", [NGINX_SITE, NGINX_CLUSTER], ids=lambda p: p.name)
 CADDYFILE = DEPLOY / "Caddyfile"
+CADDY_CLUSTER = DEPLOY / "Caddyfile.cluster"
+CADDYFILES = pytest.mark.parametrize("caddyfile", [CADDYFILE, CADDY_CLUSTER], ids=lambda p: p.name)
 SYSTEMD = DEPLOY / "systemd"
 # The deadline T_sync_response may be set up to this (SPEC §3); a proxy must wait longer.
 LONGEST_DEADLINE_SECONDS = 120
@@ -75,17 +80,22 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 # nginx
 
 
-def nginx_directives(name: str) -> list[str]:
-    return re.findall(rf"^\s*{name}\s+([^;]+);", NGINX_SITE.read_text(), flags=re.MULTILINE)
+def nginx_directives(name: str, site: Path = NGINX_SITE) -> list[str]:
+    return re.findall(rf"^\s*{name}\s+([^;]+);", site.read_text(), flags=re.MULTILINE)
 
 
-def test_nginx_accepts_the_site(tmp_path: Path) -> None:
+def without_comments(text: str) -> str:
+    return re.sub(r"#[^\n]*", "", text)
+
+
+@NGINX_SITES
+def test_nginx_accepts_the_site(tmp_path: Path, site: Path) -> None:
     nginx = tool("nginx")
     certificate, key = self_signed_certificate(tmp_path)
-    site = NGINX_SITE.read_text()
-    site = re.sub(r"(?m)^(\s*ssl_certificate)\s+\S+;", rf"\1 {certificate};", site)
-    site = re.sub(r"(?m)^(\s*ssl_certificate_key)\s+\S+;", rf"\1 {key};", site)
-    (tmp_path / "photochanger.conf").write_text(site)
+    text = site.read_text()
+    text = re.sub(r"(?m)^(\s*ssl_certificate)\s+\S+;", rf"\1 {certificate};", text)
+    text = re.sub(r"(?m)^(\s*ssl_certificate_key)\s+\S+;", rf"\1 {key};", text)
+    (tmp_path / "photochanger.conf").write_text(text)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\n"
         f"error_log {tmp_path}/error.log;\n"
@@ -110,27 +120,32 @@ def test_nginx_accepts_the_site(tmp_path: Path) -> None:
     assert "[warn]" not in done.stderr, done.stderr
 
 
-def test_nginx_takes_bodies_up_to_the_apps_cap() -> None:
-    [limit] = nginx_directives("client_max_body_size")
+@NGINX_SITES
+def test_nginx_takes_bodies_up_to_the_apps_cap(site: Path) -> None:
+    [limit] = nginx_directives("client_max_body_size", site)
 
     assert size_in_bytes(limit) == MAX_REQUEST_BODY_BYTES
 
 
-def test_nginx_waits_longer_than_the_longest_deadline() -> None:
-    timeouts = nginx_directives("proxy_read_timeout")
+@NGINX_SITES
+def test_nginx_waits_longer_than_the_longest_deadline(site: Path) -> None:
+    timeouts = nginx_directives("proxy_read_timeout", site)
 
     assert timeouts
     assert all(seconds(value) > LONGEST_DEADLINE_SECONDS for value in timeouts)
 
 
-def test_nginx_tells_the_app_the_client_address_and_scheme_it_cannot_be_fooled_on() -> None:
-    headers = dict(value.split(None, 1) for value in nginx_directives("proxy_set_header"))
+@NGINX_SITES
+def test_nginx_tells_the_app_the_client_address_and_scheme_it_cannot_be_fooled_on(
+    site: Path,
+) -> None:
+    headers = dict(value.split(None, 1) for value in nginx_directives("proxy_set_header", site))
 
     # Not $proxy_add_x_forwarded_for: daphne trusts the first address, which a client could send.
     assert headers["X-Forwarded-For"] == "$remote_addr"
     assert headers["X-Forwarded-Proto"] == "$scheme"
     assert headers["Upgrade"] == "$http_upgrade"
-    assert re.search(r"location /ws/ \{[^}]*proxy_pass", NGINX_SITE.read_text())
+    assert re.search(r"location /ws/ \{[^}]*proxy_pass", site.read_text())
 
 
 def test_nginx_serves_static_files_from_static_root_and_never_the_media() -> None:
@@ -140,14 +155,76 @@ def test_nginx_serves_static_files_from_static_root_and_never_the_media() -> Non
     assert "/media" not in text
 
 
+def nginx_upstream_servers(site: Path) -> dict[str, list[str]]:
+    """Each upstream block's name and its server lines."""
+    text = without_comments(site.read_text())
+    return {
+        name: re.findall(r"^\s*server\s+([^;]+);", block, flags=re.MULTILINE)
+        for name, block in re.findall(r"upstream\s+(\S+)\s*\{([^}]*)\}", text)
+    }
+
+
+def test_nginx_cluster_balances_several_servers_and_skips_a_dead_one() -> None:
+    [(name, servers)] = nginx_upstream_servers(NGINX_CLUSTER).items()
+    [connect_timeout] = nginx_directives("proxy_connect_timeout", NGINX_CLUSTER)
+
+    assert len(servers) >= 2
+    for server in servers:
+        address, *parameters = server.split()
+        assert re.fullmatch(r"[\d.]+:\d+", address), server
+        assert any(p.startswith("max_fails=") for p in parameters), server
+        assert any(p.startswith("fail_timeout=") for p in parameters), server
+    # Every request goes to the upstream, none to one machine past the balancer.
+    assert set(nginx_directives("proxy_pass", NGINX_CLUSTER)) == {f"http://{name}"}
+    # A machine switched off never refuses: nginx must give up on it before the booth does.
+    assert seconds(connect_timeout) <= 10
+
+
+def test_nginx_cluster_never_sends_an_upload_to_a_second_server() -> None:
+    [next_upstream] = nginx_directives("proxy_next_upstream", NGINX_CLUSTER)
+
+    # non_idempotent would resend a POST a server already received: a second paid provider
+    # call. No http_5xx either: the app's own answer is the booth's answer.
+    assert next_upstream.split() == ["error", "timeout"]
+    assert "non_idempotent" not in without_comments(NGINX_CLUSTER.read_text())
+    # The body is read whole first, so a server that could not be reached can be skipped.
+    assert nginx_directives("proxy_request_buffering", NGINX_CLUSTER) == ["on"]
+
+
+def test_nginx_cluster_upgrades_websockets_on_every_server() -> None:
+    text = without_comments(NGINX_CLUSTER.read_text())
+    headers = dict(
+        value.split(None, 1) for value in nginx_directives("proxy_set_header", NGINX_CLUSTER)
+    )
+    [(variable, mapping)] = re.findall(r"map\s+\$http_upgrade\s+(\$\S+)\s*\{([^}]*)\}", text)
+
+    assert nginx_directives("proxy_http_version", NGINX_CLUSTER) == ["1.1"]
+    assert headers["Upgrade"] == "$http_upgrade"
+    assert headers["Connection"] == variable
+    assert re.search(r"^\s*default\s+upgrade;", mapping, flags=re.MULTILINE)
+    assert re.search(r"location /ws/ \{[^}]*proxy_pass", text)
+    # A location with a proxy_set_header of its own would drop all of the server's.
+    for block in re.findall(r"location\s+[^{]+\{([^}]*)\}", text):
+        assert "proxy_set_header" not in block, block
+
+
+def test_nginx_cluster_serves_nothing_from_disk() -> None:
+    text = without_comments(NGINX_CLUSTER.read_text())
+
+    # The balancer holds no code: the servers serve the static files themselves.
+    assert "alias" not in text
+    assert "/media" not in text
+
+
 # Caddy
 
 
-def test_caddy_accepts_the_caddyfile(tmp_path: Path) -> None:
+@CADDYFILES
+def test_caddy_accepts_the_caddyfile(tmp_path: Path, caddyfile: Path) -> None:
     caddy = tool("caddy")
 
     done = subprocess.run(
-        [caddy, "validate", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        [caddy, "validate", "--config", str(caddyfile), "--adapter", "caddyfile"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -160,14 +237,67 @@ def test_caddy_accepts_the_caddyfile(tmp_path: Path) -> None:
     assert '"level":"warn"' not in done.stderr, done.stderr
 
 
-def test_caddy_takes_bodies_up_to_the_apps_cap_and_waits_past_the_deadline() -> None:
-    text = CADDYFILE.read_text()
+@CADDYFILES
+def test_caddy_takes_bodies_up_to_the_apps_cap_and_waits_past_the_deadline(
+    caddyfile: Path,
+) -> None:
+    text = caddyfile.read_text()
     [limit] = re.findall(r"max_size\s+(\S+)", text)
     [timeout] = re.findall(r"response_header_timeout\s+(\S+)", text)
 
     assert size_in_bytes(limit) == MAX_REQUEST_BODY_BYTES
     assert seconds(timeout) > LONGEST_DEADLINE_SECONDS
-    assert "root * /var/lib/photochanger/static" in text
+
+
+def test_caddy_serves_the_static_files_from_static_root() -> None:
+    assert "root * /var/lib/photochanger/static" in CADDYFILE.read_text()
+
+
+def caddy_json(caddyfile: Path, folder: Path) -> dict:
+    """The configuration Caddy makes of the file, as it will run it."""
+    done = subprocess.run(
+        [tool("caddy"), "adapt", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "XDG_DATA_HOME": str(folder)},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def handlers(node: object, name: str) -> list[dict]:
+    """Every handler of that name, however deep in routes and subroutes."""
+    if isinstance(node, list):
+        return [found for item in node for found in handlers(item, name)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if node.get("handler") == name else []
+    return own + [found for value in node.values() for found in handlers(value, name)]
+
+
+def test_caddy_cluster_balances_several_servers_it_checks(tmp_path: Path) -> None:
+    [proxy] = handlers(caddy_json(CADDY_CLUSTER, tmp_path), "reverse_proxy")
+    active = proxy["health_checks"]["active"]
+    [site_name] = re.findall(r"(?m)^(\S+) \{$", CADDY_CLUSTER.read_text())
+
+    assert len(proxy["upstreams"]) >= 2
+    assert proxy["load_balancing"]["selection_policy"]["policy"]
+    # The app's health URL (photochanger/health.py), asked with a Host ALLOWED_HOSTS takes.
+    assert active["uri"] == "/healthz"
+    assert active["headers"]["Host"] == [site_name]
+    assert proxy["health_checks"]["passive"]["fail_duration"]
+
+
+def test_caddy_cluster_never_sends_an_upload_to_a_second_server(tmp_path: Path) -> None:
+    [proxy] = handlers(caddy_json(CADDY_CLUSTER, tmp_path), "reverse_proxy")
+    balancing = proxy["load_balancing"]
+
+    # Without retry_match Caddy resends only a GET once a server received it; with one, a POST
+    # could go to a second server: a second paid provider call.
+    assert "retry_match" not in balancing
+    # Retries are for a server that could not be reached: dialing gives up well inside them.
+    assert balancing["try_duration"] > proxy["transport"]["dial_timeout"]
 
 
 # compose
