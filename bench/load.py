@@ -286,7 +286,8 @@ def warm_up(port: int) -> None:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (90, 120, 200)).save(buffer, "JPEG")
+    # A photo of its own per server: the same photo twice would be a re-send (ingest.repeats).
+    Image.new("RGB", (64, 48), (90, 120, port % 256)).save(buffer, "JPEG")
     payload = request_bytes(port=port, photo=buffer.getvalue()).replace(
         SLOT_PATH.encode(), b"/api/ingest/slot-001", 1
     )
@@ -300,7 +301,10 @@ def warm_up(port: int) -> None:
 
     outcome = asyncio.run(one())
     if outcome.status != 200:
-        raise BenchError(f"the warm-up photo was answered {outcome.status} {outcome.error}")
+        raise BenchError(
+            f"the warm-up photo was answered {outcome.status} {outcome.error} "
+            f"{outcome.body[:300]!r}"
+        )
 
 
 def timed_alone_ms(work: Callable[[Path], object], photo: bytes, *, repeat: int = 5) -> float:

@@ -40,6 +40,7 @@ from media.models import StoredMedia
 from media.prints import GuestQr, PrintLayout, print_ready
 from media.selectors import (
     OpenedMedia,
+    StoredFileMissing,
     media_file_bytes,
     media_file_open,
     media_kept_open,
@@ -410,6 +411,17 @@ async def _repeat_answer(
         ) from None
     if not outcome.same_photo or outcome.result is None:
         return None
+    try:
+        opened = await run_storage_work(media_file_open, outcome.result)
+    except StoredFileMissing:
+        # The first job's result is on another server's own disk (no shared bucket): the
+        # guest still gets a photo, from a call of its own.
+        logger.warning(
+            "job %s: a re-send of job %s, whose result this server cannot read: processed anew",
+            admission.job_id,
+            first.pk,
+        )
+        return None
     closed = await run_database_work(
         job_close_as_repeat,
         job_id=admission.job_id,
@@ -418,8 +430,8 @@ async def _repeat_answer(
         **recorded,
     )
     if not closed:
+        opened.file.close()
         raise InternalError(f"job {admission.job_id} was closed while it waited")
-    opened = await run_storage_work(media_file_open, outcome.result)
     return _stored_answer(first.pk, outcome.result, opened, admission, repeat=True)
 
 

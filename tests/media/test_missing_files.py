@@ -101,3 +101,18 @@ def test_the_event_archive_goes_on_without_a_missing_photo(booth: Booth, media_r
     assert zipped.testzip() is None
     assert [name.split("/")[0] for name in zipped.namelist()] == ["slot-001"]
     assert zipped.namelist()[0].endswith(f"{kept[:8]}.jpg")
+
+
+def test_a_re_send_whose_first_result_cannot_be_read_is_processed_anew(
+    booth: Booth, photo: bytes, media_root: Path
+) -> None:
+    first = booth.post_photo("slot-001", photo).headers["x-job-id"]
+    result_file(first, media_root).unlink()  # as on another server's own disk
+
+    again = booth.post_photo("slot-001", photo)
+
+    assert again.status_code == 200, again.text
+    assert again.content == photo
+    assert again.headers["x-job-id"] != first
+    assert "x-photochanger-repeat" not in again.headers
+    forget_result(first)
