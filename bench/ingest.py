@@ -146,7 +146,9 @@ class FreshPhotos:
     ``next()`` gives it with a counter no other request had, and, with ``vary_size``, a
     comment of another length (0 to 4 KiB more), its Content-Length following."""
 
-    _senders = itertools.count()
+    # Started from this process's id: a run against servers that keep their database (bench/
+    # load.py --servers) never sends a photo an earlier run sent within the re-send window.
+    _senders = itertools.count((os.getpid() % 65_536) << 8)
 
     def __init__(self, payload: bytes, *, vary_size: bool = True) -> None:
         self.data = bytearray(payload)

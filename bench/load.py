@@ -610,11 +610,12 @@ def report_print(report: Report) -> None:
         f"time beyond the provider's: p50 {report.beyond_p50_ms:.1f} ms, "
         f"p95 {report.beyond_p95_ms:.1f} ms, max {report.beyond_max_ms:.1f} ms"
     )
-    print(
-        "  of which, in the server outside the provider call (job rows, duration_ms - "
-        f"provider_ms): p50 {report.outside_provider_p50_ms:.1f} ms, "
-        f"p95 {report.outside_provider_p95_ms:.1f} ms"
-    )
+    if report.outside_provider_p50_ms == report.outside_provider_p50_ms:  # not NaN
+        print(
+            "  of which, in the server outside the provider call (job rows, duration_ms - "
+            f"provider_ms): p50 {report.outside_provider_p50_ms:.1f} ms, "
+            f"p95 {report.outside_provider_p95_ms:.1f} ms"
+        )
     print(
         "  and inside it, shrinking the photo for Gemini (timed alone in this script): "
         f"{report.shrink_ms:.1f} ms"
