@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from ingest.models import Job, JobSource, JobStatus, Worker
 from media.models import StoredMedia
-from media.services import media_file_delete, result_file_save, result_media_create
+from media.services import (
+    media_file_delete,
+    result_file_publish,
+    result_file_save,
+    result_media_create,
+)
 from photochanger.errors import PhotoChangerError
 from slots.models import Slot
 
@@ -119,6 +124,7 @@ def job_succeed(
         # No file may stay behind without a row pointing to it.
         media_file_delete(storage_name=name)
         raise
+    result_file_publish(storage_name=name)
     return media
 
 

@@ -35,8 +35,10 @@ async def stored_media_response(
     a redirect to a short-lived presigned URL of the bucket. Raises ``missing`` when the
     storage does not have the file, InternalError when the storage fails."""
     try:
-        if download_name and settings.MEDIA_DOWNLOADS == "redirect":
-            url = await run_storage_work(media_download_url, media, filename=download_name)
+        redirect = download_name and settings.MEDIA_DOWNLOADS == "redirect"
+        if redirect and (
+            url := await run_storage_work(media_download_url, media, filename=download_name)
+        ):
             response = HttpResponseRedirect(url)
             response["Cache-Control"] = "no-store"
             return response

@@ -10,19 +10,26 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from media.models import MediaKind, StoredMedia
+from media.staging import staged_open, staged_path, storage_is_remote
 from photochanger.errors import MediaExpired, MediaNotFound, ResultExpired, ResultNotFound
 from photochanger.executors import run_storage_work
 
 CHUNK_BYTES = 1024 * 1024
 
 
+def media_file_read(storage_name: str) -> File:
+    """A stored file opened for reading: this server's staged copy while it is on its way to
+    the bucket (media.staging), else the storage's."""
+    return staged_open(storage_name) or default_storage.open(storage_name, "rb")
+
+
 def media_file_bytes(*, storage_name: str) -> bytes:
     """A small file's bytes (a thumbnail, a template image); stream a result with opened_chunks."""
-    with default_storage.open(storage_name, "rb") as file:
+    with media_file_read(storage_name) as file:
         return file.read()
 
 
@@ -66,7 +73,7 @@ def media_file_open(media: StoredMedia) -> OpenedMedia:
     """Open ``media``'s file; StoredFileMissing when the storage does not have it. Blocking
     (with media in a bucket, the first read fetches the file): run it off the event loop."""
     try:
-        file = default_storage.open(media.storage_name, "rb")
+        file = media_file_read(media.storage_name)
     except FileNotFoundError:
         raise StoredFileMissing(media.storage_name) from None
     try:
@@ -78,10 +85,10 @@ def media_file_open(media: StoredMedia) -> OpenedMedia:
 
 def media_kept_open(media: StoredMedia, *, kept: File | bytes) -> OpenedMedia:
     """The file just stored as ``media``, opened to answer with. From ``kept`` (the bytes or
-    the upload handed to the storage) when the storage is remote: a bucket is not read back
-    over the network for bytes this server still has. From the storage when it is this
-    server's own disk, where the upload was moved rather than copied."""
-    if isinstance(default_storage, FileSystemStorage):
+    the upload handed to the storage) when media are in a bucket: the answer never waits for
+    the bucket (media.staging). From the storage when it is this server's own disk, where the
+    upload was moved rather than copied."""
+    if not storage_is_remote():
         return media_file_open(media)
     file = File(io.BytesIO(kept)) if isinstance(kept, bytes) else kept
     file.seek(0)
@@ -100,13 +107,16 @@ async def opened_chunks(opened: OpenedMedia) -> AsyncIterator[bytes]:
 
 
 def media_file_exists(media: StoredMedia) -> bool:
-    return default_storage.exists(media.storage_name)
+    return staged_path(media.storage_name).exists() or default_storage.exists(media.storage_name)
 
 
 def media_download_url(media: StoredMedia, *, filename: str) -> str:
     """A short-lived presigned URL of ``media`` in the bucket (MEDIA_DOWNLOADS=redirect),
-    naming the download ``filename``; StoredFileMissing when the bucket does not have it."""
-    if not media_file_exists(media):
+    naming the download ``filename``; empty while the file is still on its way there (stream
+    it); StoredFileMissing when the bucket does not have it."""
+    if staged_path(media.storage_name).exists():
+        return ""
+    if not default_storage.exists(media.storage_name):
         raise StoredFileMissing(media.storage_name)
     return default_storage.url(
         media.storage_name,

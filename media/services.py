@@ -20,6 +20,8 @@ from PIL import Image, ImageOps
 
 from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, flattened, photo_inspect
 from media.models import MediaKind, StoredMedia
+from media.selectors import media_file_read
+from media.staging import result_stage, result_upload_start, staged_delete, storage_is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +34,23 @@ KeptNames = Callable[[list[str]], set[str]]
 
 def result_file_save(*, job_id: uuid.UUID, content: File | bytes, image_format: str) -> str:
     """Save a job's result file and return its storage name. ``content`` may be the upload
-    itself (a passthrough); on a local disk that is a rename, not a copy."""
+    itself (a passthrough); on a local disk that is a rename, not a copy. With media in a
+    bucket the file is staged on this server until result_file_publish (media.staging)."""
+    name = f"results/{job_id}.{EXTENSIONS[image_format]}"
+    if storage_is_remote():
+        name = default_storage.get_available_name(name)
+        result_stage(name, content)
+        return name
     if isinstance(content, bytes):
         content = ContentFile(content)
-    return default_storage.save(f"results/{job_id}.{EXTENSIONS[image_format]}", content)
+    return default_storage.save(name, content)
+
+
+def result_file_publish(*, storage_name: str) -> None:
+    """Once its row is written: a staged result starts for the bucket (nothing to do on a
+    local disk, where it is stored already)."""
+    if storage_is_remote():
+        result_upload_start(storage_name)
 
 
 def result_media_create(
@@ -58,6 +73,7 @@ def result_media_create(
 
 
 def media_file_delete(*, storage_name: str) -> None:
+    staged_delete(storage_name)
     default_storage.delete(storage_name)
 
 
@@ -79,7 +95,7 @@ def thumbnail_for_job(*, job_id: uuid.UUID) -> StoredMedia | None:
 
 def thumbnail_render(*, result: StoredMedia) -> bytes:
     """A small WebP of a result, for the admin. Pure image work: no database."""
-    with default_storage.open(result.storage_name, "rb") as source, Image.open(source) as image:
+    with media_file_read(result.storage_name) as source, Image.open(source) as image:
         # draft() lets the JPEG decoder scale down by up to 8x while decoding: far cheaper
         # than decoding a 24 MP photo whole and resizing it.
         image.draft("RGB", (THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))

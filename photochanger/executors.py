@@ -9,6 +9,7 @@
   (a 24 MP photo is 96 MB decoded), so the cores, not the number of booths, bound that memory.
 * Reads of stored files wait on a disk or, with media in a bucket, on the network: they run on
   threads of their own, so a slow bucket holds neither the event loop nor a database thread.
+* Results on their way to a bucket are uploaded after the answer on threads of their own.
 * Work no guest waits for (the digests a job keeps) runs on one thread of its own at a lower CPU
   priority: on the image threads it queued in front of other guests' photos, and with 30 booths
   it made the time beyond the provider ~80 ms worse at p95 (bench/load.py).
@@ -48,6 +49,9 @@ image_executor = ThreadPoolExecutor(
     max_workers=max(2, _usable_cores()), thread_name_prefix="image-work"
 )
 storage_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage")
+# Results going to a bucket after their answer (media.staging): a slow bucket queues them here,
+# never in front of a guest's download.
+upload_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bucket-upload")
 unhurried_executor = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="unhurried", initializer=_lower_priority
 )

@@ -6,15 +6,19 @@ settings a deployment uses (S3_BUCKET, S3_ENDPOINT_URL, ...: photochanger.settin
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -92,10 +96,12 @@ class Bucket:
         return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
 
     @contextmanager
-    def as_media_storage(self) -> Iterator[None]:
-        """This process's media in the bucket, configured as a deployment would be."""
-        saved = {name: os.environ.get(name) for name in self.env}
-        os.environ.update(self.env)
+    def as_media_storage(self, *, endpoint_url: str = "") -> Iterator[None]:
+        """This process's media in the bucket, configured as a deployment would be (reached
+        through ``endpoint_url`` when given: a slow link)."""
+        env = self.env | ({"S3_ENDPOINT_URL": endpoint_url} if endpoint_url else {})
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
         try:
             storages = {
                 "default": media_storage(),
@@ -115,3 +121,38 @@ def bucket_create(server: S3Server) -> Bucket:
     bucket = Bucket(name=f"photochanger-{uuid.uuid4().hex[:12]}", endpoint_url=server.endpoint_url)
     bucket.client.create_bucket(Bucket=bucket.name)
     return bucket
+
+
+class SlowLink:
+    """A TCP relay to ``target`` that holds each chunk a client sends for ``delay`` seconds:
+    a bucket at the end of an event's slow uplink. Answers come back at once."""
+
+    def __init__(self, target: str, *, delay: float) -> None:
+        address = urlsplit(target)
+        self.target = (address.hostname, address.port)
+        self.delay = delay
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pump, args=(client, upstream, self.delay)).start()
+            threading.Thread(target=self._pump, args=(upstream, client, 0.0)).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, delay: float) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                time.sleep(delay)
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

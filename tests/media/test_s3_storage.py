@@ -26,10 +26,16 @@ from tests.booth import Booth
 from tests.fakes.gemini import FakeGemini
 from tests.images import image_bytes, jpeg_bytes
 from tests.ingest.test_results_archive import token_of
+from tests.live import wait_until_consistent
 from tests.roles import EVENT_OPERATOR
-from tests.s3 import Bucket
+from tests.s3 import Bucket, SlowLink
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def settled(bucket: Bucket, media_root: Path) -> None:
+    """Once results are in the bucket: the booth is answered before (media.staging)."""
+    wait_until_consistent(media_root, bucket=bucket)
 
 
 def local_files(media_root: Path) -> list[str]:
@@ -48,6 +54,7 @@ def test_a_passthrough_result_is_kept_in_the_bucket_and_downloaded_from_it(
     assert answer.status_code == 200, answer.text
     assert answer.content == photo
     job_id = answer.headers["x-job-id"]
+    settled(bucket, media_root)
     assert bucket.keys() == {f"results/{job_id}.jpg"}
     assert bucket.read(f"results/{job_id}.jpg") == photo
     assert local_files(media_root) == []  # not even the upload stays on this server's disk
@@ -58,7 +65,7 @@ def test_a_passthrough_result_is_kept_in_the_bucket_and_downloaded_from_it(
 
 
 def test_a_provider_result_and_its_thumbnail_live_in_the_bucket(
-    s3_booth: Booth, bucket: Bucket
+    s3_booth: Booth, bucket: Bucket, media_root: Path
 ) -> None:
     Slot.objects.filter(pk="slot-002").update(is_active=True)  # local grayscale
     answer = s3_booth.post_photo("slot-002", jpeg_bytes((640, 481)))
@@ -68,6 +75,7 @@ def test_a_provider_result_and_its_thumbnail_live_in_the_bucket(
 
     assert answer.status_code == 200, answer.text
     assert thumbnail.status_code == 200, thumbnail.text
+    settled(bucket, media_root)
     assert bucket.keys() == {f"results/{job_id}.jpg", f"thumbnails/{job_id}.webp"}
     with Image.open(io.BytesIO(bucket.read(f"thumbnails/{job_id}.webp"))) as small:
         assert max(small.size) <= 256
@@ -75,7 +83,7 @@ def test_a_provider_result_and_its_thumbnail_live_in_the_bucket(
 
 
 def test_gemini_gets_the_template_image_kept_in_the_bucket(
-    s3_booth: Booth, bucket: Bucket, fake_gemini: FakeGemini
+    s3_booth: Booth, bucket: Bucket, fake_gemini: FakeGemini, media_root: Path
 ) -> None:
     GlobalSettings.objects.update(gemini_api_key="AIzaSy-s3-test-key")
     Slot.objects.filter(pk="slot-006").update(
@@ -98,6 +106,7 @@ def test_gemini_gets_the_template_image_kept_in_the_bucket(
     parts = request.json["contents"][0]["parts"]
     assert base64.b64decode(parts[1]["inline_data"]["data"]) == style
     result = StoredMedia.objects.get(kind=MediaKind.RESULT)
+    settled(bucket, media_root)
     assert bucket.keys() == {name, result.storage_name}
     assert bucket.read(result.storage_name) == answer.content
     TemplateImage.objects.all().delete()
@@ -105,10 +114,11 @@ def test_gemini_gets_the_template_image_kept_in_the_bucket(
 
 
 def test_with_redirects_a_guest_downloads_from_a_short_lived_presigned_url(
-    s3_booth: Booth, bucket: Bucket
+    s3_booth: Booth, bucket: Bucket, media_root: Path
 ) -> None:
     photo = jpeg_bytes((640, 483))
     job_id = s3_booth.post_photo("slot-001", photo).headers["x-job-id"]
+    settled(bucket, media_root)
 
     with override_settings(MEDIA_DOWNLOADS="redirect"):
         redirect = s3_booth.http.get(f"/public/results/{job_id}")
@@ -133,9 +143,10 @@ def test_with_redirects_a_guest_downloads_from_a_short_lived_presigned_url(
 
 @pytest.mark.parametrize("downloads", ["stream", "redirect"])
 def test_a_result_missing_from_the_bucket_is_404_at_once(
-    s3_booth: Booth, bucket: Bucket, downloads: str
+    s3_booth: Booth, bucket: Bucket, downloads: str, media_root: Path
 ) -> None:
     job_id = s3_booth.post_photo("slot-001", jpeg_bytes((640, 484))).headers["x-job-id"]
+    settled(bucket, media_root)
     bucket.client.delete_object(Bucket=bucket.name, Key=f"results/{job_id}.jpg")
 
     with override_settings(MEDIA_DOWNLOADS=downloads):
@@ -150,10 +161,11 @@ def test_a_result_missing_from_the_bucket_is_404_at_once(
 
 
 def test_cleanup_media_deletes_expired_results_and_old_orphans_from_the_bucket(
-    s3_booth: Booth, bucket: Bucket
+    s3_booth: Booth, bucket: Bucket, media_root: Path
 ) -> None:
     expired = s3_booth.post_photo("slot-001", jpeg_bytes((640, 485))).headers["x-job-id"]
     kept = s3_booth.post_photo("slot-001", jpeg_bytes((640, 486))).headers["x-job-id"]
+    settled(bucket, media_root)
     StoredMedia.objects.filter(job_id=expired).update(expires_at=timezone.now())
     orphan = default_storage.save("results/left-by-a-crash.jpg", ContentFile(b"orphan"))
 
@@ -170,3 +182,29 @@ def test_the_health_check_writes_to_the_bucket(s3_booth: Booth, bucket: Bucket) 
     response = s3_booth.http.get("/healthz")
     assert response.status_code == 200, response.text
     assert bucket.keys() == set()  # the probe file is deleted again
+
+
+def test_the_booth_is_answered_before_the_bucket_has_the_photo(
+    configured: None, bucket: Bucket, media_root: Path
+) -> None:
+    photo = jpeg_bytes((640, 487))
+    link = SlowLink(bucket.endpoint_url, delay=1.0)
+    try:
+        with bucket.as_media_storage(endpoint_url=link.url):
+            booth = Booth()
+            answer = booth.post_photo("slot-001", photo)
+            job_id = answer.headers["x-job-id"]
+            # Still on its way over the slow link, and this server serves it meanwhile.
+            in_bucket_at_once = bucket.keys()
+            download = booth.http.get(f"/public/results/{job_id}")
+            wait_until_consistent(media_root, timeout=30, bucket=bucket)
+    finally:
+        link.close()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.content == photo
+    assert in_bucket_at_once == set()
+    assert download.status_code == 200
+    assert download.content == photo
+    assert bucket.read(f"results/{job_id}.jpg") == photo
+    assert local_files(media_root) == []

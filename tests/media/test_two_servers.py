@@ -10,6 +10,7 @@ cleanup_media run once cleans for both.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -77,10 +78,15 @@ def servers(
         store.close()
 
 
-def folders_hold_nothing(tmp_path: Path) -> None:
-    """Neither machine keeps a file once its requests are over: everything is in the bucket."""
-    for name in ("a", "b"):
-        assert stored_files(tmp_path / name / "media") == set(), name
+def folders_hold_nothing(tmp_path: Path, timeout: float = 5.0) -> None:
+    """Neither machine keeps a file once its requests and uploads are over: everything is in
+    the bucket."""
+    deadline = time.monotonic() + timeout
+    while left := {name: stored_files(tmp_path / name / "media") for name in ("a", "b")}:
+        if not any(left.values()):
+            return
+        assert time.monotonic() < deadline, left
+        time.sleep(0.05)
 
 
 def test_a_photo_made_on_one_server_is_downloaded_through_the_other(
@@ -90,6 +96,7 @@ def test_a_photo_made_on_one_server_is_downloaded_through_the_other(
     Slot.objects.filter(pk="slot-002").update(is_active=True)  # local grayscale
     answer = post_photo(server_a.base_url, "slot-002", jpeg_bytes((640, 480)))
     job_id = answer.headers["x-job-id"]
+    wait_until_consistent(media_root, bucket=bucket)  # A answers before the bucket has it
 
     download = httpx.get(f"{server_b.base_url}/public/results/{job_id}")
     page = httpx.get(f"{server_b.base_url}/r/{job_id}")
@@ -100,7 +107,6 @@ def test_a_photo_made_on_one_server_is_downloaded_through_the_other(
     assert page.status_code == 200
     assert f"/public/results/{job_id}" in page.text
     folders_hold_nothing(tmp_path)
-    wait_until_consistent(media_root, bucket=bucket)
 
 
 def test_the_capacity_cap_holds_across_both_servers(
@@ -183,6 +189,7 @@ def test_cleanup_media_run_once_cleans_for_both_servers(
         post_photo(server.base_url, "slot-001", jpeg_bytes((640, 485 + n))).headers["x-job-id"]
         for n, server in enumerate(servers)
     ]
+    wait_until_consistent(media_root, bucket=bucket)
     assert len(bucket.keys()) == 2
 
     # Run here, on neither server: the crew's cron on one machine.
