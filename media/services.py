@@ -21,7 +21,13 @@ from PIL import Image, ImageOps
 from media.images import CONTENT_TYPES, EXTENSIONS, PhotoInfo, flattened, photo_inspect
 from media.models import MediaKind, StoredMedia
 from media.selectors import media_file_read
-from media.staging import result_stage, result_upload_start, staged_delete, storage_is_remote
+from media.staging import (
+    result_stage,
+    result_upload_start,
+    staged_delete,
+    staged_names,
+    storage_is_remote,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,23 @@ def result_media_create(
         size_bytes=size_bytes,
         expires_at=expires_at,
     )
+
+
+def staged_results_resume() -> int:
+    """At start: results an earlier run of this server left on their way to the bucket are
+    sent again when their row exists, and removed when it does not (their job ended without
+    them). How many are sent."""
+    if not storage_is_remote():
+        return 0
+    names = staged_names()
+    rows = StoredMedia.objects.filter(storage_name__in=names)
+    kept = set(rows.values_list("storage_name", flat=True))
+    for name in names:
+        if name in kept:
+            result_upload_start(name)
+        else:
+            staged_delete(name)
+    return len(kept)
 
 
 def media_file_delete(*, storage_name: str) -> None:

@@ -9,9 +9,9 @@ for; on this machine, against the local S3 server of the tests, it is ~50 ms of 
 
 Until the upload is done, this server reads the result from its copy here (guest downloads,
 thumbnails, a re-send); other servers find it in the bucket once it is there. A server that
-stops meanwhile finishes its uploads first; one that dies leaves its copies to cleanup_media
-(they live in the upload folder) and their rows to expire: those guests' links say the photo
-is not available.
+stops meanwhile finishes its uploads first; one that dies sends what it left when it starts
+again (media.services.staged_results_resume), or cleanup_media sweeps the copies with the
+uploads left in the upload folder.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ def staged_open(name: str) -> File | None:
         return File(staged_path(name).open("rb"), name=name)
     except FileNotFoundError:
         return None
+
+
+def staged_names() -> list[str]:
+    """The results staged on this server, waiting for the bucket."""
+    root = staged_path("")
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
 
 
 def staged_delete(name: str) -> None:

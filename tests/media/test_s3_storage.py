@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,13 +21,15 @@ from django.test import override_settings
 from django.utils import timezone
 from PIL import Image
 
+from ingest.jobs import job_start
 from media.models import MediaKind, StoredMedia
+from media.services import result_media_create
 from slots.models import GlobalSettings, Slot, TemplateImage
 from tests.booth import Booth
 from tests.fakes.gemini import FakeGemini
 from tests.images import image_bytes, jpeg_bytes
 from tests.ingest.test_results_archive import token_of
-from tests.live import wait_until_consistent
+from tests.live import ServerProcess, wait_until_consistent
 from tests.roles import EVENT_OPERATOR
 from tests.s3 import Bucket, SlowLink
 
@@ -208,3 +211,44 @@ def test_the_booth_is_answered_before_the_bucket_has_the_photo(
     assert download.content == photo
     assert bucket.read(f"results/{job_id}.jpg") == photo
     assert local_files(media_root) == []
+
+
+def test_a_server_sends_the_results_an_earlier_stop_left_on_its_disk(
+    configured: None, bucket: Bucket, tmp_path: Path
+) -> None:
+    job = job_start(
+        slot=Slot.objects.get(pk="slot-001"), deadline_at=timezone.now() + timedelta(seconds=30)
+    )
+    name = f"results/{job.pk}.jpg"
+    photo = jpeg_bytes((640, 488))
+    result_media_create(
+        job_id=job.pk,
+        storage_name=name,
+        image_format="JPEG",
+        size_bytes=len(photo),
+        expires_at=timezone.now() + timedelta(hours=72),
+    )
+    # What a server killed after answering left in its upload folder: this result, and one
+    # whose job ended without it.
+    staged = tmp_path / "media" / "tmp" / "staged" / "results"
+    staged.mkdir(parents=True)
+    (staged / f"{job.pk}.jpg").write_bytes(photo)
+    (staged / "without-a-row.jpg").write_bytes(b"left behind")
+
+    server = ServerProcess.start(
+        media_root=tmp_path / "media", data_dir=tmp_path, extra_env=bucket.env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while bucket.keys() != {name} or any(staged.iterdir()):
+            assert time.monotonic() < deadline, (bucket.keys(), list(staged.iterdir()))
+            time.sleep(0.1)
+        download = httpx.get(f"{server.base_url}/public/results/{job.pk}")
+        log = server.new_log()
+    finally:
+        server.stop()
+
+    assert bucket.read(name) == photo
+    assert download.content == photo
+    assert "Sending 1 result(s) an earlier stop left to the bucket." in log
+    assert "Traceback" not in log

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from ingest.jobs import jobs_close_stale
 from ingest.workers import worker_register, worker_watch_start
+from media.services import staged_results_resume
 from photochanger.asgi import application
 from photochanger.database import DatabaseUnavailable, database_description, database_ensure
 from photochanger.server import serve
@@ -67,6 +68,8 @@ class Command(BaseCommand):
         closed = jobs_close_stale()
         if closed:
             self.stdout.write(f"Closed {closed} job(s) left pending by an earlier stop.")
+        if resumed := staged_results_resume():
+            self.stdout.write(f"Sending {resumed} result(s) an earlier stop left to the bucket.")
         if generated:
             self.stdout.write(
                 self.style.WARNING(
