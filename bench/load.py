@@ -221,10 +221,12 @@ class FakeProvider:
 # --- the server ------------------------------------------------------------------------------
 
 
-def slot_configure(server_data_dir: Path) -> None:
-    """Make slot-006 a Gemini slot, through the running server's own database (the server
-    reaches the fake through GEMINI_BASE_URL)."""
+def slot_configure(server_data_dir: Path | None, *, password: bool = False) -> None:
+    """Make slot-006 a Gemini slot (the server reaches the fake through GEMINI_BASE_URL),
+    through the running server's own database, or with ``server_data_dir`` None, the database
+    DATABASE_URL names (``--servers``), there with the bench's ingest password too."""
     script = (
+        "from django.contrib.auth.hashers import make_password\n"
         "from slots.models import GlobalSettings, Slot\n"
         "GlobalSettings.objects.update(gemini_api_key='bench-gemini-key', "
         f"max_concurrent_jobs={MAX_CONCURRENT_JOBS})\n"
@@ -232,18 +234,21 @@ def slot_configure(server_data_dir: Path) -> None:
         "operation='generate', "
         "settings={'prompt': 'make it a painting'})\n"
     )
+    if password:
+        script += (
+            f"GlobalSettings.objects.update(ingest_password_hash=make_password({PASSWORD!r}))\n"
+        )
     server_shell(server_data_dir, script, what=f"configure {SLOT_ID}")
 
 
-def server_shell(server_data_dir: Path, script: str, *, what: str) -> str:
-    """Run ``script`` in ``manage.py shell`` on the running server's data folder; what it
-    printed."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "MEDIA_ROOT", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
-    env["DATA_DIR"] = str(server_data_dir)
+def server_shell(server_data_dir: Path | None, script: str, *, what: str) -> str:
+    """Run ``script`` in ``manage.py shell`` on the running server's data folder (None: with
+    this script's environment); what it printed."""
+    env = dict(os.environ)
+    if server_data_dir is not None:
+        for key in ("DATABASE_URL", "MEDIA_ROOT", "REDIS_URL", "DJANGO_SETTINGS_MODULE"):
+            env.pop(key, None)
+        env["DATA_DIR"] = str(server_data_dir)
     done = subprocess.run(
         [str(PYTHON), "manage.py", "shell", "-c", script],
         cwd=REPO,
@@ -528,14 +533,12 @@ def report_make(
     minutes: float,
     booths: int,
     photo_bytes: int,
-    seconds: float,
-    records: list[Record],
-    usage: object,
+    phase: Phase,
     provider_calls: int,
     jobs: list[tuple[int, int]],
     shrink: float,
-    monitor: Monitor,
 ) -> Report:
+    records, usage, monitor, seconds = phase.records, phase.usage, phase.monitor, phase.seconds
     statuses = Counter("no answer" if r.status is None else str(r.status) for r in records)
     served = [r for r in records if r.status == 200 and r.provider_ms is not None]
     beyond = [r.beyond_ms for r in served]
@@ -952,6 +955,45 @@ def effects_report_write(report: EffectsReport) -> Path:
 # --- main ------------------------------------------------------------------------------------
 
 
+@dataclass
+class Phase:
+    """The measured phase of a Gemini run: every booth's records, and what the servers used."""
+
+    records: list[Record]
+    usage: object
+    monitor: Monitor
+    seconds: float
+
+
+def booths_measured(
+    server_pids: list[int],
+    provider: FakeProvider,
+    targets: list[tuple[int, bytes]],
+    *,
+    booths: int,
+    minutes: float,
+    provider_seconds: tuple[float, float],
+) -> Phase:
+    """The booths sending to ``targets`` for ``minutes``, the servers watched meanwhile."""
+    started = time.monotonic()
+    monitor = Monitor(server_pids, provider.process.pid)
+    monitor.start()
+    with UsageWatch(server_pids, [os.getpid(), provider.process.pid]) as watch:
+        records = asyncio.run(
+            booths_run(
+                booths=booths,
+                targets=targets,
+                started=monitor.started,
+                seconds=minutes * 60,
+                # Booths at an event do not start in step: spread their first photos over a
+                # provider delay.
+                stagger_seconds=sum(provider_seconds) / 2,
+            )
+        )
+    monitor.stop()
+    return Phase(records, watch.usage, monitor, time.monotonic() - started)
+
+
 def benchmark(
     work: Path,
     *,
@@ -974,25 +1016,15 @@ def benchmark(
         slot_configure(work / "data")
         payload = request_bytes(port=server.port, photo=photo)
         warm_up(server.port)
-        bystanders = [os.getpid(), provider.process.pid]
         print(f"{booths} booths sending for {minutes:g} min …")
-        started = time.monotonic()
-        monitor = Monitor([server.pid], provider.process.pid)
-        monitor.start()
-        with UsageWatch(server.pid, bystanders) as watch:
-            records = asyncio.run(
-                booths_run(
-                    booths=booths,
-                    targets=[(server.port, payload)],
-                    started=monitor.started,
-                    seconds=minutes * 60,
-                    # Booths at an event do not start in step: spread their first photos
-                    # over a provider delay.
-                    stagger_seconds=sum(provider_seconds) / 2,
-                )
-            )
-        monitor.stop()
-        seconds = time.monotonic() - started
+        phase = booths_measured(
+            [server.pid],
+            provider,
+            [(server.port, payload)],
+            booths=booths,
+            minutes=minutes,
+            provider_seconds=provider_seconds,
+        )
         server.check_alive()
         if tail := server.stderr_tail(20):
             print(f"\nour server wrote to stderr (last lines):\n{tail}")
@@ -1000,22 +1032,19 @@ def benchmark(
         if server is not None:
             server.stop()
         calls = provider.stop()
-    jobs = job_times(work / "data")
     return report_make(
         minutes=minutes,
         booths=booths,
         photo_bytes=len(photo),
-        seconds=seconds,
-        records=records,
-        usage=watch.usage,
+        phase=phase,
         provider_calls=calls,
-        jobs=jobs,
+        jobs=job_times(work / "data"),
         shrink=shrink,
-        monitor=monitor,
     )
 
 
 def servers_benchmark(
+    work: Path,
     ports: list[int],
     *,
     minutes: float,
@@ -1026,9 +1055,7 @@ def servers_benchmark(
     """The Gemini run against servers already running on this machine (``--servers``), booths
     spread over them as behind a balancer. They share one database (DATABASE_URL here too) and
     reach the fake through GEMINI_BASE_URL=http://127.0.0.1:<provider_port>."""
-    photo = photo_make(
-        Path(tempfile.mkdtemp()) / "photo-5mb.jpg", size=PHOTO_SIZE, quality=PHOTO_QUALITY
-    )
+    photo = photo_make(work / "photo-5mb.jpg", size=PHOTO_SIZE, quality=PHOTO_QUALITY)
     print(f"test photo: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, {len(photo):,} bytes")
     pids = [pid_listening_on(port) for port in ports]
     if None in pids:
@@ -1037,62 +1064,30 @@ def servers_benchmark(
     calls = -1
     try:
         print(f"fake Gemini: pid {provider.process.pid}, {provider.base_url}")
-        shared_settings_configure()
+        slot_configure(None, password=True)
         targets = [(port, request_bytes(port=port, photo=photo)) for port in ports]
         for port in ports:
             warm_up(port)
         print(f"{booths} booths sending for {minutes:g} min to {len(ports)} servers …")
-        started = time.monotonic()
-        monitor = Monitor(pids, provider.process.pid)
-        monitor.start()
-        with UsageWatch(pids, [os.getpid(), provider.process.pid]) as watch:
-            records = asyncio.run(
-                booths_run(
-                    booths=booths,
-                    targets=targets,
-                    started=monitor.started,
-                    seconds=minutes * 60,
-                    stagger_seconds=sum(provider_seconds) / 2,
-                )
-            )
-        monitor.stop()
-        seconds = time.monotonic() - started
+        phase = booths_measured(
+            pids,
+            provider,
+            targets,
+            booths=booths,
+            minutes=minutes,
+            provider_seconds=provider_seconds,
+        )
     finally:
         calls = provider.stop()
     return report_make(
         minutes=minutes,
         booths=booths,
         photo_bytes=len(photo),
-        seconds=seconds,
-        records=records,
-        usage=watch.usage,
+        phase=phase,
         provider_calls=calls,
         jobs=[],
         shrink=shrink_ms(photo),
-        monitor=monitor,
     )
-
-
-def shared_settings_configure() -> None:
-    """slot-006 on Gemini and the bench's ingest password, in the servers' shared database."""
-    script = (
-        "from django.contrib.auth.hashers import make_password\n"
-        "from slots.models import GlobalSettings, Slot\n"
-        "GlobalSettings.objects.update(gemini_api_key='bench-gemini-key', "
-        f"max_concurrent_jobs={MAX_CONCURRENT_JOBS}, "
-        f"ingest_password_hash=make_password({PASSWORD!r}))\n"
-        f"Slot.objects.filter(pk={SLOT_ID!r}).update(is_active=True, provider='gemini', "
-        "operation='generate', settings={'prompt': 'make it a painting'})\n"
-    )
-    done = subprocess.run(
-        [str(PYTHON), "manage.py", "shell", "-c", script],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"could not configure the shared database:\n{done.stderr[-2000:]}")
 
 
 def pid_listening_on(port: int) -> int | None:
@@ -1169,6 +1164,7 @@ def main() -> int:
             return 2
         return run_and_report(
             lambda: servers_benchmark(
+                work,
                 [address.port for address in addresses],
                 minutes=minutes,
                 booths=arguments.booths,
