@@ -15,10 +15,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from django.db import connection
 
 from ingest.models import Job, JobStatus
@@ -122,6 +124,39 @@ class ServerProcess:
         text = self.log_path.read_text(errors="replace")
         new, self._log_offset = text[self._log_offset :], len(text)
         return new
+
+
+@contextmanager
+def server_pair(
+    tmp_path: Path, *, redis_url: str, media_root: Path | None = None, extra_env: dict[str, str]
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Servers A and B on the test database and the Redis database ``redis_url`` (emptied
+    before and after), sharing ``media_root``, or (None) each with a folder of its own as two
+    machines have. Afterwards both must have logged no traceback."""
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    started: list[ServerProcess] = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            folder = media_root or tmp_path / name / "media"
+            folder.mkdir(exist_ok=True)
+            started.append(
+                ServerProcess.start(
+                    media_root=folder,
+                    data_dir=tmp_path / name,
+                    extra_env={"REDIS_URL": redis_url, **extra_env},
+                )
+            )
+        yield started[0], started[1]
+        for server in started:
+            log = server.new_log()
+            assert "Traceback" not in log, log
+    finally:
+        for server in started:
+            server.stop()
+        store.flushdb()
+        store.close()
 
 
 class LiveBooth(Booth):

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
 from django.contrib.auth.hashers import make_password
 
 from ingest.models import Job, JobStatus
@@ -31,7 +30,7 @@ from slots.models import GlobalSettings, Slot
 from tests.fakes.gemini import FakeGemini, delay
 from tests.images import jpeg_bytes
 from tests.live import LiveBooth as Booth
-from tests.live import ServerProcess, wait_until_consistent
+from tests.live import ServerProcess, server_pair, wait_until_consistent
 from tests.roles import EVENT_OPERATOR, staff_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,29 +49,10 @@ def workers(
     configured: None, media_root: Path, tmp_path: Path
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Workers A and B: two `manage.py serve` processes on the test database and Redis db 14."""
-    store = redis.Redis.from_url(REDIS_URL)
-    store.flushdb()
-    started: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            data_dir = tmp_path / name
-            data_dir.mkdir()
-            started.append(
-                ServerProcess.start(
-                    media_root=media_root,
-                    data_dir=data_dir,
-                    extra_env={"REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET_KEY},
-                )
-            )
-        yield started[0], started[1]
-        for worker in started:
-            log = worker.new_log()
-            assert "Traceback" not in log, log
-    finally:
-        for worker in started:
-            worker.stop()
-        store.flushdb()
-        store.close()
+    with server_pair(
+        tmp_path, redis_url=REDIS_URL, media_root=media_root, extra_env={"SECRET_KEY": SECRET_KEY}
+    ) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 import time_machine
 from django.core.management import call_command
 from django.db import connection
@@ -38,7 +37,7 @@ from tests.ingest.test_two_workers import (
     staff_user,  # noqa: F401 (a fixture these tests use)
     wait_for_requests,
 )
-from tests.live import ServerProcess, stored_files, wait_until_consistent
+from tests.live import ServerProcess, server_pair, stored_files, wait_until_consistent
 from tests.s3 import Bucket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,28 +53,10 @@ def servers(
     ``bucket``. The SQLite run skips: two machines cannot share a SQLite file."""
     if connection.vendor != "postgresql":
         pytest.skip("two machines share PostgreSQL: the PostgreSQL run covers it")
-    store = redis.Redis.from_url(REDIS_URL)
-    store.flushdb()
-    started: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            (tmp_path / name / "media").mkdir(parents=True)
-            started.append(
-                ServerProcess.start(
-                    media_root=tmp_path / name / "media",
-                    data_dir=tmp_path / name,
-                    extra_env={"REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET_KEY, **bucket.env},
-                )
-            )
-        yield started[0], started[1]
-        for server in started:
-            log = server.new_log()
-            assert "Traceback" not in log, log
-    finally:
-        for server in started:
-            server.stop()
-        store.flushdb()
-        store.close()
+    with server_pair(
+        tmp_path, redis_url=REDIS_URL, extra_env={"SECRET_KEY": SECRET_KEY, **bucket.env}
+    ) as pair:
+        yield pair
 
 
 def folders_hold_nothing(tmp_path: Path, timeout: float = 5.0) -> None:
