@@ -187,6 +187,18 @@ def test_the_health_check_writes_to_the_bucket(s3_booth: Booth, bucket: Bucket) 
     assert bucket.keys() == set()  # the probe file is deleted again
 
 
+def test_the_health_check_says_when_the_bucket_cannot_be_written(
+    configured: None, bucket: Bucket
+) -> None:
+    missing = Bucket(name=f"{bucket.name}-never-created", endpoint_url=bucket.endpoint_url)
+    with missing.as_media_storage():
+        response = Booth().http.get("/healthz")
+
+    assert response.status_code == 503, response.text
+    assert response.json()["storage"] == "unwritable"
+    assert response.json()["database"] == "ok"
+
+
 def test_the_booth_is_answered_before_the_bucket_has_the_photo(
     configured: None, bucket: Bucket, media_root: Path
 ) -> None:
